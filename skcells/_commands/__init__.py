@@ -1,0 +1,1 @@
+"""Implementations of the ``skcells`` subcommands (one module each)."""

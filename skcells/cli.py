@@ -1,0 +1,103 @@
+"""The ``skcells`` command line.
+
+The entry point only parses arguments and dispatches to the subcommand
+modules in :mod:`skcells._commands`; each of those calls library functions
+and writes files.  Errors a user can cause (bad arguments, unreachable
+storage, missing data) are reported as one readable line on standard error
+with a non-zero exit status, never as a traceback.
+"""
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ._version import __version__
+
+# Subcommand name -> module in ``skcells._commands`` that defines
+# ``add_arguments(parser)`` and ``run(args) -> int``, plus a one-line help.
+_COMMANDS = {
+    "generate": ("generate", "render the synthetic blood-cell videos into the cache"),
+    "show": ("show", "write a PNG grid of sample frames and a GIF of one video"),
+    "reproduce": ("reproduce", "run the paper's experiments and write tables/figures"),
+    "tune": ("tune", "tune multi-view and curriculum hyper-parameters with Optuna"),
+}
+
+
+class CommandError(Exception):
+    """A user-facing failure of a subcommand, printed as one line."""
+
+
+def _available_commands():
+    """Return the subcommands whose module exists in this installation."""
+    found = {}
+    for name, (module, help_) in _COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"skcells._commands.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"skcells._commands.{module}":
+                continue
+            raise
+        found[name] = (mod, help_)
+    return found
+
+
+def build_parser():
+    """Build the ``skcells`` argument parser.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser with one subparser per available subcommand.
+    """
+    parser = argparse.ArgumentParser(
+        prog="skcells",
+        description="Curriculum learning and multi-view prediction for noisy "
+        "microscopy (synthetic blood-cell videos).",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (mod, help_) in _available_commands().items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``skcells`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        The exit status: 0 on success, 2 on a usage or input error.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args._run(args) or 0)
+    except (CommandError, ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"skcells {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"skcells {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
