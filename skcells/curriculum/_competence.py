@@ -55,6 +55,8 @@ def competence(t, *, T, c0=0.01, p=2):
         raise ValueError(f"t must be finite and >= 0, got {t!r}.")
     c0p = c0**p
     c = np.minimum(1.0, (t_arr * (1.0 - c0p) / T + c0p) ** (1.0 / p))
+    # Rounding can leave c(T) a hair below 1; the schedule is exactly 1 from T on.
+    c = np.where(t_arr >= T, 1.0, c)
     return c if c.ndim else c[()]
 
 
@@ -198,11 +200,18 @@ def _as_1d_finite(x, name):
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a 1-D array of numbers.") from exc
+        raise TypeError(
+            f"{name} must be a 1-D array of numbers, got {type(x).__name__}."
+        ) from exc
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}.")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must not contain NaN or infinity.")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must not contain NaN or infinity, got {int(bad.sum())} "
+            f"non-finite value(s), the first {float(arr[first])} at index {first}."
+        )
     return arr
 
 

@@ -1,0 +1,511 @@
+"""Competence-based curriculum learning for skorch classifiers (paper Eq. 2).
+
+:class:`CurriculumNeuralNetClassifier` is a :class:`skorch.NeuralNetClassifier`
+whose ``fit`` and ``partial_fit`` accept a per-sample ``difficulty``.  The
+difficulty is taken out of the fit parameters before skorch sees them,
+aligned with the training part of the internal train/validation split,
+scaled to ``[0, 1]`` and, at every epoch ``t``, only the training samples
+whose scaled difficulty is at most the competence ``c(t)`` are iterated over.
+Everything else (validation, callbacks, scoring, prediction) is skorch's.
+"""
+
+import logging
+import numbers
+
+import numpy as np
+from skorch import NeuralNetClassifier
+from skorch.utils import is_dataset
+from torch.utils.data import Subset
+
+from ._competence import _as_1d_finite, _check_real, competence, scale_difficulty
+
+logger = logging.getLogger(__name__)
+
+DIFFICULTY_SCALINGS = ("cdf", "minmax", "none")
+
+
+class _CurriculumState:
+    """Bookkeeping of one ``fit``/``partial_fit`` call that has a difficulty.
+
+    Parameters
+    ----------
+    difficulty : ndarray of shape (n_samples,)
+        Raw difficulty of every sample of ``X``.
+    """
+
+    def __init__(self, difficulty):
+        self.difficulty = difficulty
+        # Filled in by get_split_datasets: the training dataset object, the
+        # scaled difficulty of its samples and their order from easy to hard.
+        self.dataset_train = None
+        self.scaled = None
+        self.order = None
+        # Filled in by on_epoch_begin: positions in dataset_train to train on.
+        self.selected = None
+
+
+class _CurriculumIterator:
+    """Iterable over the training batches of the current curriculum epoch.
+
+    skorch builds its training iterator once per ``fit_loop`` call and loops
+    over it once per epoch.  This object stands in for that iterator: every
+    time it is iterated it builds the net's ordinary training iterator
+    (``iterator_train`` with all its ``iterator_train__*`` arguments) over the
+    samples selected for the epoch, so that shuffling, batch size, workers and
+    collation behave exactly as without a curriculum.
+
+    Parameters
+    ----------
+    net : CurriculumNeuralNetClassifier
+        The net being trained.
+    dataset : torch.utils.data.Dataset
+        The training dataset of the split.
+    state : _CurriculumState
+        Bookkeeping holding the selection of the current epoch.
+    """
+
+    def __init__(self, net, dataset, state):
+        self.net = net
+        self.dataset = dataset
+        self.state = state
+
+    def _loader(self):
+        selected = self.state.selected
+        dataset = self.dataset
+        if selected is not None and selected.size < len(dataset):
+            dataset = Subset(dataset, selected)
+        return self.net._get_plain_iterator(dataset, training=True)
+
+    def __iter__(self):
+        return iter(self._loader())
+
+    def __len__(self):
+        return len(self._loader())
+
+
+class CurriculumNeuralNetClassifier(NeuralNetClassifier):
+    """Neural net classifier trained with competence-based curriculum learning.
+
+    A :class:`skorch.NeuralNetClassifier` whose ``fit`` and ``partial_fit``
+    accept a per-sample ``difficulty`` (paper Appendix B, Eq. 2; Platanios et
+    al., 2019).  The difficulty of the training part of the internal split is
+    scaled to ``[0, 1]`` (``difficulty_scaling``) and, at epoch ``t``, only the
+    training samples whose scaled difficulty is ``<= c(t)`` are used, where
+    ``c(t) = min(1, (t (1 - c0**p) / T + c0**p) ** (1 / p))`` (see
+    :func:`~skcells.curriculum.competence`).  Validation always uses the whole
+    validation split.  Without ``difficulty`` the net is exactly a
+    :class:`skorch.NeuralNetClassifier`.
+
+    **The epoch counter.**  ``t`` is the number of epochs in ``net.history``
+    that were trained with a curriculum (that recorded a ``competence``).  It
+    therefore continues across ``partial_fit`` calls and across ``fit`` with
+    ``warm_start=True``, and starts again at 0 on a cold ``fit`` (which
+    re-initialises the history).  Epochs trained without ``difficulty`` are
+    not counted.
+
+    **Alignment with the split.**  ``difficulty[i]`` belongs to sample ``i``
+    of ``X``.  skorch's :class:`~skorch.dataset.ValidSplit` returns
+    :class:`torch.utils.data.Subset` objects; the training subset's
+    ``indices`` (composed through nested subsets, down to ``X`` itself when
+    ``X`` is a dataset) select the training difficulties.  With
+    ``train_split=None`` the whole of ``X`` is the training set.  A custom
+    ``train_split`` whose training dataset is not a ``Subset`` is taken to be
+    aligned position by position with ``X``; if its length differs from
+    ``len(difficulty)`` a :class:`ValueError` is raised (return ``Subset``
+    objects from the split, or split the data yourself and pass
+    ``train_split=None``).  The scaling (e.g. the empirical CDF) is computed
+    over the training samples of the current call only.
+
+    **Too low a competence.**  When fewer than ``min_curriculum_samples``
+    samples qualify (with the default ``None``: when no sample qualifies),
+    the net trains on the easiest samples instead: the
+    ``min_curriculum_samples`` easiest ones, or one training batch
+    (``iterator_train__batch_size``, else ``batch_size``) of the easiest ones
+    when ``min_curriculum_samples=None``.  Ties are broken by position.
+
+    Every epoch trained with a curriculum records ``competence`` (``c(t)``)
+    and ``n_curriculum_samples`` (the number of training samples used) in
+    ``net.history``.
+
+    Metadata routing: ``fit`` and ``partial_fit`` request ``difficulty`` by
+    default, so with ``sklearn.set_config(enable_metadata_routing=True)``
+    meta-estimators such as :class:`~sklearn.model_selection.GridSearchCV`,
+    :func:`~sklearn.model_selection.cross_validate` and
+    :class:`~sklearn.pipeline.Pipeline` pass it on.  Without routing,
+    ``GridSearchCV(...).fit(X, y, difficulty=d)`` and
+    ``pipeline.fit(X, y, net__difficulty=d)`` work as for any sample-aligned
+    fit parameter.
+
+    Parameters
+    ----------
+    module : torch module (class or instance)
+        The module to train; see :class:`skorch.NeuralNetClassifier`.
+    *args
+        Further positional arguments of :class:`skorch.NeuralNetClassifier`.
+    curriculum_epochs : float, default=None
+        ``T``, the number of curriculum epochs after which the competence is
+        1 (``> 0``).  None uses half of ``max_epochs`` (at least 1), so that
+        the second half of a ``fit`` trains on the whole training split.
+    initial_competence : float, default=0.01
+        ``c0``, the competence of the first epoch, in ``(0, 1]``.
+    competence_power : float, default=2
+        ``p >= 1``: 1 is the linear schedule, 2 the square-root schedule.
+    difficulty_scaling : {"cdf", "minmax", "none"}, default="cdf"
+        How raw difficulties are mapped to ``[0, 1]`` before comparison with
+        the competence (see :func:`~skcells.curriculum.scale_difficulty`).
+        With ``"cdf"`` and distinct difficulties, competence ``c`` admits
+        exactly ``floor(c * n_train)`` samples.
+    min_curriculum_samples : int, default=None
+        Fewest training samples of an epoch (``>= 1``); see above.  None
+        falls back to one batch of the easiest samples only when no sample
+        qualifies.
+    **kwargs
+        Further keyword arguments of :class:`skorch.NeuralNetClassifier`
+        (``criterion``, ``optimizer``, ``lr``, ``max_epochs``,
+        ``batch_size``, ``train_split``, ``callbacks``, ``iterator_train__*``,
+        ``module__*``, ...).
+
+    Attributes
+    ----------
+    history : skorch.history.History
+        skorch's history, with ``competence`` and ``n_curriculum_samples``
+        for every epoch trained with a difficulty.
+
+    See Also
+    --------
+    skcells.curriculum.competence : The competence schedule ``c(t)``.
+    skcells.curriculum.difficulty_score : The difficulty ``d`` of Eq. 2.
+    skcells.curriculum.plot_curriculum : The paper's Figure 2.
+
+    Notes
+    -----
+    Each curriculum epoch builds a fresh training iterator over the selected
+    samples, so ``iterator_train__persistent_workers=True`` does not keep
+    workers across epochs.  A training-set :class:`skorch.callbacks.EpochScoring`
+    with caching scores the samples seen in the epoch; without caching it
+    scores the whole training split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skcells.curriculum import CurriculumNeuralNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 4)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> difficulty = 1.0 / (1.0 + np.abs(X[:, 0]))  # near the boundary: hard
+    >>> net = CurriculumNeuralNetClassifier(
+    ...     torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Softmax(dim=-1)),
+    ...     curriculum_epochs=4, initial_competence=0.25, competence_power=1,
+    ...     max_epochs=5, batch_size=16, train_split=None, verbose=0,
+    ... )
+    >>> _ = net.fit(X, y, difficulty=difficulty)
+    >>> net.history[:, "n_curriculum_samples"]
+    [25, 43, 62, 81, 100]
+    >>> [round(c, 4) for c in net.history[:, "competence"]]
+    [0.25, 0.4375, 0.625, 0.8125, 1.0]
+    """
+
+    __metadata_request__fit = {"difficulty": True}
+    __metadata_request__partial_fit = {"difficulty": True}
+
+    def __init__(
+        self,
+        module,
+        *args,
+        curriculum_epochs=None,
+        initial_competence=0.01,
+        competence_power=2,
+        difficulty_scaling="cdf",
+        min_curriculum_samples=None,
+        **kwargs,
+    ):
+        super().__init__(module, *args, **kwargs)
+        self.curriculum_epochs = curriculum_epochs
+        self.initial_competence = initial_competence
+        self.competence_power = competence_power
+        self.difficulty_scaling = difficulty_scaling
+        self.min_curriculum_samples = min_curriculum_samples
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y, difficulty=None, **fit_params):
+        """Initialise and fit the module, with a curriculum if ``difficulty``.
+
+        As :meth:`skorch.NeuralNetClassifier.fit`: the module is
+        re-initialised (and the curriculum restarts at ``t = 0``) unless
+        ``warm_start=True`` and the net is already initialised.
+
+        Parameters
+        ----------
+        X : input data, compatible with skorch.dataset.Dataset
+            Training data (arrays, tensors, dicts, or a torch ``Dataset``).
+        y : array-like of shape (n_samples,) or None
+            Target labels (None when ``X`` is a dataset that yields them).
+        difficulty : array-like of shape (n_samples,), default=None
+            Finite raw difficulty of each sample of ``X`` (higher is harder).
+            None trains exactly like :class:`skorch.NeuralNetClassifier`.
+        **fit_params : dict
+            Passed on to skorch (``train_split`` and ``module.forward``).
+
+        Returns
+        -------
+        self : CurriculumNeuralNetClassifier
+            The fitted net.
+        """
+        self._check_curriculum_params()
+        difficulty = self._check_difficulty(X, difficulty)
+        # NeuralNet.fit, with the difficulty passed on to partial_fit.
+        if not self.warm_start or not self.initialized_:
+            self.initialize()
+        self.partial_fit(
+            X, y, difficulty=difficulty, _routing_method="fit", **fit_params
+        )
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, difficulty=None, **fit_params):
+        """Fit the module without re-initialising it, continuing the schedule.
+
+        Trains for ``max_epochs`` epochs.  The curriculum epoch ``t`` goes on
+        from the epochs already trained with a curriculum (see the class
+        documentation).
+
+        Parameters
+        ----------
+        X : input data, compatible with skorch.dataset.Dataset
+            Training data (arrays, tensors, dicts, or a torch ``Dataset``).
+        y : array-like of shape (n_samples,), default=None
+            Target labels.
+        classes : array-like of shape (n_classes,), default=None
+            Unused, for scikit-learn compatibility.
+        difficulty : array-like of shape (n_samples,), default=None
+            Finite raw difficulty of each sample of ``X`` (higher is harder).
+            None trains on every sample.
+        **fit_params : dict
+            Passed on to skorch (``train_split`` and ``module.forward``).
+
+        Returns
+        -------
+        self : CurriculumNeuralNetClassifier
+            The fitted net.
+        """
+        self._check_curriculum_params()
+        difficulty = self._check_difficulty(X, difficulty)
+        if difficulty is None:
+            return super().partial_fit(X, y, classes, **fit_params)
+        self._curriculum_ = _CurriculumState(difficulty)
+        try:
+            super().partial_fit(X, y, classes, **fit_params)
+        finally:
+            self._curriculum_ = None
+        return self
+
+    # ------------------------------------------------------- skorch hooks
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Split the data as skorch does and align the difficulty with it.
+
+        Parameters
+        ----------
+        X : input data, compatible with skorch.dataset.Dataset
+            Training data.
+        y : array-like of shape (n_samples,), default=None
+            Target labels.
+        **fit_params : dict
+            Passed on to ``train_split``.
+
+        Returns
+        -------
+        dataset_train : torch.utils.data.Dataset
+            The training dataset.
+        dataset_valid : torch.utils.data.Dataset or None
+            The validation dataset.
+        """
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        state = getattr(self, "_curriculum_", None)
+        if state is not None:
+            positions = _training_positions(
+                dataset_train, X, n_samples=state.difficulty.shape[0]
+            )
+            train_difficulty = state.difficulty[positions]
+            state.dataset_train = dataset_train
+            state.scaled = scale_difficulty(train_difficulty, self.difficulty_scaling)
+            state.order = np.argsort(train_difficulty, kind="stable")
+        return dataset_train, dataset_valid
+
+    def get_iterator(self, dataset, training=False):
+        """Return the batch iterator; in training, over the epoch's samples.
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.Dataset
+            The dataset to iterate over.
+        training : bool, default=False
+            Whether this is the training iterator.
+
+        Returns
+        -------
+        iterator : iterable
+            Batches of ``dataset``.  During a curriculum fit, the training
+            iterator yields, at every epoch, the batches of the samples
+            selected for that epoch.
+        """
+        state = getattr(self, "_curriculum_", None)
+        if training and state is not None and dataset is state.dataset_train:
+            return _CurriculumIterator(self, dataset, state)
+        return self._get_plain_iterator(dataset, training=training)
+
+    def _get_plain_iterator(self, dataset, training=False):
+        return super().get_iterator(dataset, training=training)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Start an epoch; with a curriculum, select and record its samples.
+
+        Parameters
+        ----------
+        net : CurriculumNeuralNetClassifier
+            This net.
+        dataset_train : torch.utils.data.Dataset, default=None
+            The training dataset.
+        dataset_valid : torch.utils.data.Dataset, default=None
+            The validation dataset.
+        **kwargs : dict
+            Ignored.
+        """
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        state = getattr(self, "_curriculum_", None)
+        if state is None or state.scaled is None:
+            return
+        t = sum(1 for row in self.history if "competence" in row)
+        c = float(
+            competence(
+                t,
+                T=self._curriculum_length(),
+                c0=self.initial_competence,
+                p=self.competence_power,
+            )
+        )
+        selected = np.flatnonzero(state.scaled <= c)
+        n_train = state.scaled.shape[0]
+        if self.min_curriculum_samples is None:
+            floor, fallback = 1, self._train_batch_size(n_train)
+        else:
+            floor = fallback = self.min_curriculum_samples
+        if selected.size < floor:
+            selected = np.sort(state.order[: min(fallback, n_train)])
+        state.selected = selected
+        self.history.record("competence", c)
+        self.history.record("n_curriculum_samples", int(selected.size))
+        logger.debug(
+            "curriculum epoch %d: competence %.4f, %d of %d training samples",
+            t,
+            c,
+            selected.size,
+            n_train,
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    def _curriculum_length(self):
+        if self.curriculum_epochs is None:
+            return max(1.0, self.max_epochs / 2)
+        return self.curriculum_epochs
+
+    def _train_batch_size(self, n_train):
+        batch_size = self.get_params_for("iterator_train").get(
+            "batch_size", self.batch_size
+        )
+        return n_train if batch_size == -1 else int(batch_size)
+
+    def _check_curriculum_params(self):
+        if self.curriculum_epochs is not None:
+            _check_real(
+                self.curriculum_epochs, "curriculum_epochs", low=0, low_open=True
+            )
+        _check_real(
+            self.initial_competence, "initial_competence", low=0, high=1, low_open=True
+        )
+        _check_real(self.competence_power, "competence_power", low=1)
+        if not (
+            isinstance(self.difficulty_scaling, str)
+            and self.difficulty_scaling in DIFFICULTY_SCALINGS
+        ):
+            raise ValueError(
+                f"difficulty_scaling must be one of {DIFFICULTY_SCALINGS}, "
+                f"got {self.difficulty_scaling!r}."
+            )
+        m = self.min_curriculum_samples
+        if m is not None:
+            if isinstance(m, bool) or not isinstance(m, numbers.Integral):
+                raise TypeError(
+                    f"min_curriculum_samples must be None or an int >= 1, got {m!r}."
+                )
+            if m < 1:
+                raise ValueError(
+                    f"min_curriculum_samples must be None or an int >= 1, got {m!r}."
+                )
+
+    def _check_difficulty(self, X, difficulty):
+        """Validate ``difficulty``: finite, 1-D, one value per sample of X."""
+        if difficulty is None:
+            return None
+        difficulty = _as_1d_finite(difficulty, "difficulty")
+        n_samples = _n_samples(X)
+        if n_samples is not None and difficulty.shape[0] != n_samples:
+            raise ValueError(
+                f"difficulty must have one value per sample of X ({n_samples}), "
+                f"got {difficulty.shape[0]} values."
+            )
+        if self.difficulty_scaling == "none" and (
+            np.any(difficulty < 0) or np.any(difficulty > 1)
+        ):
+            raise ValueError(
+                "difficulty must lie in [0, 1] when difficulty_scaling='none', got "
+                f"values in [{difficulty.min()}, {difficulty.max()}]."
+            )
+        return difficulty
+
+
+def _n_samples(X):
+    """Number of samples of ``X`` when it is cheap and unambiguous, else None."""
+    if is_dataset(X):
+        try:
+            return len(X)
+        except TypeError:
+            return None
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return None
+
+
+def _training_positions(dataset_train, X, *, n_samples):
+    """Positions in ``X`` of the samples of ``dataset_train``.
+
+    Composes the ``indices`` of nested :class:`torch.utils.data.Subset`
+    objects down to ``X`` itself (when ``X`` is a dataset) or to the first
+    dataset that is not a ``Subset`` (the one skorch built from ``X``).
+    """
+    try:
+        positions = np.arange(len(dataset_train))
+    except TypeError as exc:
+        raise ValueError(
+            "difficulty needs a training dataset with a length (a map-style "
+            f"dataset), got {type(dataset_train).__name__}."
+        ) from exc
+    dataset = dataset_train
+    while isinstance(dataset, Subset) and dataset is not X:
+        positions = np.asarray(dataset.indices, dtype=np.int64)[positions]
+        dataset = dataset.dataset
+    n_base = len(dataset)
+    if n_base != n_samples:
+        raise ValueError(
+            f"difficulty has {n_samples} values but the training split is drawn "
+            f"from a dataset of {n_base} samples ({type(dataset).__name__}), so "
+            "the difficulty cannot be aligned with it; pass one value per sample "
+            "of X, return torch.utils.data.Subset objects from train_split, or "
+            "split the data yourself and pass train_split=None."
+        )
+    return positions
