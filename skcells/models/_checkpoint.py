@@ -1,0 +1,273 @@
+"""Checkpoint reading, head-aware weight loading, freezing and parameter counts.
+
+Every model of :mod:`skcells.models` loads pretrained weights the same way: a
+state dict of the *source* architecture (ImageNet ResNet18, Kinetics X3D,
+ImageNet ViT, or one of our own models) is loaded strictly into the backbone,
+while the classification head is copied only when its shape matches, so a
+1000-class checkpoint can initialise a 2-class model.
+"""
+
+import logging
+import os
+from collections.abc import Mapping
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+# Keys under which training scripts commonly nest the model's state dict.
+_NESTED_KEYS = ("state_dict", "model_state", "model", "module")
+
+
+def count_parameters(model, *, trainable=False):
+    """Count the parameters of a model.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model; it may live on any device, including ``"meta"``.
+    trainable : bool, default=False
+        Count only the parameters with ``requires_grad=True``.
+
+    Returns
+    -------
+    n_parameters : int
+        The number of scalar parameters.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from skcells.models import count_parameters
+    >>> count_parameters(nn.Linear(3, 2))
+    8
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    return int(
+        sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+    )
+
+
+def read_checkpoint(path):
+    """Read a state dict from a local checkpoint file.
+
+    Files ending in ``.safetensors`` are read with :mod:`safetensors`; any
+    other file with ``torch.load(path, map_location="cpu",
+    weights_only=True)``, which never runs code stored in the file.  A state
+    dict nested under one of the keys ``"state_dict"``, ``"model_state"``,
+    ``"model"`` or ``"module"`` (as written by many training scripts and by
+    the X3D model zoo) is unwrapped, and a ``"module."`` prefix left by
+    :class:`torch.nn.DataParallel` is removed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+
+    Returns
+    -------
+    state_dict : dict of str to torch.Tensor
+        The tensors, on the CPU.
+
+    Examples
+    --------
+    >>> import tempfile, os, torch
+    >>> from skcells.models import read_checkpoint
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "linear.pt")
+    >>> torch.save({"model_state": torch.nn.Linear(3, 2).state_dict()}, path)
+    >>> sorted(read_checkpoint(path))
+    ['bias', 'weight']
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"pretrained must be None, True or a checkpoint path (str or "
+            f"os.PathLike), got {path!r}."
+        )
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"pretrained checkpoint {path!r} is not a file.")
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            state = load_file(path, device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling / format errors of any kind
+        raise ValueError(
+            f"pretrained checkpoint {path!r} could not be read as a tensor-only "
+            f"state dict (torch.load with weights_only=True or safetensors): {exc}"
+        ) from exc
+    return _unwrap_state_dict(state, path)
+
+
+def _unwrap_state_dict(state, source):
+    """Return the flat ``{name: tensor}`` dict inside a loaded checkpoint."""
+    while isinstance(state, Mapping) and not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        for key in _NESTED_KEYS:
+            if isinstance(state.get(key), Mapping):
+                state = state[key]
+                break
+        else:
+            raise ValueError(
+                f"pretrained checkpoint {source!r} holds no state dict: expected "
+                f"a mapping of names to tensors, possibly nested under one of "
+                f"{list(_NESTED_KEYS)}, got keys {sorted(map(str, state))[:8]}."
+            )
+    if not isinstance(state, Mapping) or not state:
+        raise ValueError(
+            f"pretrained checkpoint {source!r} holds no state dict: expected a "
+            f"non-empty mapping of names to tensors, got {type(state).__name__}."
+        )
+    state = dict(state)
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def load_state_dict_with_new_head(model, state_dict, *, head=None, source="state"):
+    """Load weights into ``model``, keeping its own head where shapes differ.
+
+    Every tensor of ``model`` outside ``head`` must be present in
+    ``state_dict`` with the same shape, and ``state_dict`` must hold nothing
+    that ``model`` lacks.  The head's tensors are copied only when their
+    shapes match (same number of classes); otherwise the model keeps its
+    freshly initialised head, which is the usual fine-tuning set-up.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to initialise (modified in place).
+    state_dict : mapping of str to torch.Tensor
+        Weights of the source model.
+    head : str, default=None
+        Qualified name of the head submodule (``"fc"``, ``"head"``,
+        ``"classifier"``, ``"blocks.5.proj"``).  When None every tensor must
+        match.
+    source : str, default="state"
+        Name of the checkpoint, used in error messages.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The same model.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from skcells.models import load_state_dict_with_new_head
+    >>> src = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 10))
+    >>> dst = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+    >>> _ = load_state_dict_with_new_head(dst, src.state_dict(), head="1")
+    >>> bool((dst[0].weight == src[0].weight).all())
+    True
+    """
+    own = model.state_dict()
+    prefix = None if head is None else head + "."
+
+    def in_head(key):
+        return prefix is not None and key.startswith(prefix)
+
+    missing = [k for k in own if k not in state_dict and not in_head(k)]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [
+        f"{k}: {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
+        for k in state_dict
+        if k in own and not in_head(k) and state_dict[k].shape != own[k].shape
+    ]
+    if missing or unexpected or mismatched:
+        problems = []
+        for label, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("shape mismatch (checkpoint vs model)", mismatched),
+        ):
+            if keys:
+                more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+                problems.append(f"{label}: {keys[:5]}{more}")
+        raise ValueError(
+            f"pretrained checkpoint {source!r} does not fit "
+            f"{type(model).__name__}: " + "; ".join(problems) + "."
+        )
+    loadable = {k: v for k, v in state_dict.items() if v.shape == own[k].shape}
+    skipped = sorted(set(state_dict) - set(loadable))
+    if skipped:
+        logger.info(
+            "%s: new head, not loaded from %s: %s",
+            type(model).__name__,
+            source,
+            skipped,
+        )
+    model.load_state_dict(loadable, strict=False)
+    return model
+
+
+def load_pretrained(model, pretrained, *, head, download=None):
+    """Initialise ``model`` from ``pretrained`` (None, True or a path).
+
+    ``True`` calls ``download()``, which returns the online state dict; a path
+    is read with :func:`read_checkpoint`.  Returns the model.
+    """
+    if pretrained is None or pretrained is False:
+        return model
+    if pretrained is True:
+        if download is None:
+            raise ValueError(
+                f"pretrained=True: no published weights exist for "
+                f"{type(model).__name__}; pass a local checkpoint path instead."
+            )
+        state = _unwrap_state_dict(download(), "online weights")
+        return load_state_dict_with_new_head(
+            model, state, head=head, source="online weights"
+        )
+    state = read_checkpoint(pretrained)
+    return load_state_dict_with_new_head(
+        model, state, head=head, source=os.fspath(pretrained)
+    )
+
+
+def _stay_in_eval(module, args):
+    """Forward pre-hook that keeps a frozen layer in inference mode."""
+    module.training = False
+
+
+def freeze_all_but(model, head):
+    """Freeze every parameter of ``model`` outside the submodule ``head``.
+
+    Frozen parameters get ``requires_grad=False`` and every layer outside the
+    head always runs in inference mode (batch-norm running statistics are
+    used and never updated, dropout is off), so that the backbone computes
+    the same function in ``train()`` and ``eval()`` mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model, modified in place.
+    head : str
+        Qualified name of the trainable head submodule.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The same model.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from skcells.models import count_parameters, freeze_all_but
+    >>> net = freeze_all_but(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2)), "1")
+    >>> count_parameters(net, trainable=True)
+    18
+    """
+    head_module = model.get_submodule(head)
+    head_params = {id(p) for p in head_module.parameters()}
+    head_modules = {id(m) for m in head_module.modules()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in head_params)
+    for m in model.modules():
+        if id(m) not in head_modules and next(m.children(), None) is None:
+            m.register_forward_pre_hook(_stay_in_eval)
+    return model
