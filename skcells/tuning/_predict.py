@@ -1,0 +1,463 @@
+"""Predict-time tuning of a fitted multi-view classifier, without refitting.
+
+The number of views, the crop scale and the aggregation rule of
+:class:`~skcells.multiview.MultiViewClassifier` only act when it predicts.
+Every trial of :func:`tune_predict_time` therefore takes a shallow copy of
+the fitted classifier (sharing its fitted ``estimator_``), sets the trial's
+predict-time parameters on the copy and scores it on validation data.  The
+network is trained once for the whole study, where
+:class:`~sklearn.model_selection.GridSearchCV` would train it again for every
+candidate and fold (``benchmarks/bench_tuning.py`` measures the saving).
+"""
+
+import copy
+import dataclasses
+import logging
+import numbers
+
+import numpy as np
+import optuna
+from sklearn.metrics import check_scoring
+from sklearn.utils.validation import check_is_fitted
+
+logger = logging.getLogger(__name__)
+
+AGGREGATIONS = ("mode", "weighted", "mean")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PredictTimeSpace:
+    """Search space of the predict-time multi-view parameters.
+
+    A trial draws ``n_views`` from ``n_views``, the lower crop-scale bound
+    from ``crop_scale_low``, the upper bound from ``crop_scale_high``
+    restricted to values ``>=`` the lower bound, and one of ``aggregation``.
+    Every range is inclusive; a range whose two ends are equal fixes the
+    parameter.
+
+    Parameters
+    ----------
+    n_views : tuple of (int, int), default=(1, 20)
+        Range of the number of views, ``1 <= low <= high``.
+    crop_scale_low : tuple of (float, float), default=(0.05, 0.5)
+        Range of the lower bound of the crop area fraction, within ``(0, 1]``.
+    crop_scale_high : tuple of (float, float), default=(0.1, 1.0)
+        Range of the upper bound of the crop area fraction, within ``(0, 1]``;
+        its high end must be ``>=`` the high end of ``crop_scale_low`` so that
+        every lower bound has an upper bound.
+    aggregation : tuple of str, default=("mode", "weighted", "mean")
+        Aggregation rules to try, a non-empty subset of
+        ``("mode", "weighted", "mean")``.
+    n_views_log : bool, default=False
+        Draw ``n_views`` on a log scale.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from skcells.tuning import PredictTimeSpace
+    >>> space = PredictTimeSpace(n_views=(5, 10), aggregation=("mode",))
+    >>> trial = optuna.create_study().ask()
+    >>> params = space.suggest(trial)
+    >>> sorted(params)
+    ['aggregation', 'crop_scale', 'n_views']
+    >>> low, high = params["crop_scale"]
+    >>> bool(0.05 <= low <= high <= 1.0), params["aggregation"]
+    (True, 'mode')
+    >>> PredictTimeSpace(n_views=(10, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: n_views must be a range (low, high) with 1 <= low <= high, got (10, 5).
+    """
+
+    n_views: tuple = (1, 20)
+    crop_scale_low: tuple = (0.05, 0.5)
+    crop_scale_high: tuple = (0.1, 1.0)
+    aggregation: tuple = AGGREGATIONS
+    n_views_log: bool = False
+
+    def __post_init__(self):
+        n_views = _check_range(self.n_views, "n_views", integer=True, low=1)
+        low = _check_range(
+            self.crop_scale_low, "crop_scale_low", low=0, low_open=True, high=1
+        )
+        high = _check_range(
+            self.crop_scale_high, "crop_scale_high", low=0, low_open=True, high=1
+        )
+        if high[1] < low[1]:
+            raise ValueError(
+                "crop_scale_high must reach at least the top of crop_scale_low "
+                f"(a lower bound needs an upper bound >= it), got "
+                f"crop_scale_low={self.crop_scale_low!r} and "
+                f"crop_scale_high={self.crop_scale_high!r}."
+            )
+        aggregation = self.aggregation
+        if isinstance(aggregation, str):
+            aggregation = (aggregation,)
+        try:
+            aggregation = tuple(aggregation)
+        except TypeError:
+            aggregation = None
+        if (
+            not aggregation
+            or any(a not in AGGREGATIONS for a in aggregation)
+            or len(set(aggregation)) != len(aggregation)
+        ):
+            raise ValueError(
+                "aggregation must be a non-empty sequence of distinct values from "
+                f"{AGGREGATIONS}, got {self.aggregation!r}."
+            )
+        if not isinstance(self.n_views_log, bool):
+            raise TypeError(f"n_views_log must be a bool, got {self.n_views_log!r}.")
+        object.__setattr__(self, "n_views", n_views)
+        object.__setattr__(self, "crop_scale_low", low)
+        object.__setattr__(self, "crop_scale_high", high)
+        object.__setattr__(self, "aggregation", aggregation)
+
+    def suggest(self, trial):
+        """Draw the parameters of one trial.
+
+        Parameters
+        ----------
+        trial : optuna.trial.Trial
+            The trial that records the draws as ``n_views``,
+            ``crop_scale_low``, ``crop_scale_high`` and ``aggregation``.
+
+        Returns
+        -------
+        params : dict
+            ``n_views``, ``crop_scale`` (a ``(low, high)`` tuple) and
+            ``aggregation``, ready for ``set_params``.
+        """
+        n_views = trial.suggest_int(
+            "n_views", self.n_views[0], self.n_views[1], log=self.n_views_log
+        )
+        low = trial.suggest_float(
+            "crop_scale_low", self.crop_scale_low[0], self.crop_scale_low[1]
+        )
+        high = trial.suggest_float(
+            "crop_scale_high",
+            max(low, self.crop_scale_high[0]),
+            self.crop_scale_high[1],
+        )
+        aggregation = trial.suggest_categorical("aggregation", self.aggregation)
+        return {
+            "n_views": n_views,
+            "crop_scale": (low, high),
+            "aggregation": aggregation,
+        }
+
+    @staticmethod
+    def to_estimator_params(params):
+        """Turn a trial's recorded parameters into ``set_params`` arguments.
+
+        Parameters
+        ----------
+        params : dict
+            ``trial.params`` of a trial drawn by :meth:`suggest`.
+
+        Returns
+        -------
+        estimator_params : dict
+            ``n_views``, ``crop_scale`` and ``aggregation``.
+
+        Examples
+        --------
+        >>> from skcells.tuning import PredictTimeSpace
+        >>> PredictTimeSpace.to_estimator_params({"n_views": 4,
+        ...     "crop_scale_low": 0.1, "crop_scale_high": 0.3,
+        ...     "aggregation": "mode"})
+        {'n_views': 4, 'crop_scale': (0.1, 0.3), 'aggregation': 'mode'}
+        """
+        missing = {"n_views", "crop_scale_low", "crop_scale_high", "aggregation"}
+        missing -= set(params)
+        if missing:
+            raise ValueError(
+                f"params must hold the predict-time draws, missing {sorted(missing)} "
+                f"in {params!r}."
+            )
+        return {
+            "n_views": int(params["n_views"]),
+            "crop_scale": (
+                float(params["crop_scale_low"]),
+                float(params["crop_scale_high"]),
+            ),
+            "aggregation": params["aggregation"],
+        }
+
+
+class PredictTimeObjective:
+    """Optuna objective scoring predict-time parameters of a fitted classifier.
+
+    Each call copies ``estimator`` shallowly, so the copy shares the fitted
+    ``estimator_`` (and every other fitted attribute), sets the trial's
+    parameters with ``set_params`` on the copy, and scores the copy on
+    ``(X, y)``.  Neither ``estimator`` nor its ``estimator_`` is modified or
+    refitted; the objective checks after every trial that ``estimator_`` is
+    still the very same object.
+
+    Parameters
+    ----------
+    estimator : MultiViewClassifier
+        A fitted multi-view classifier.
+    X : array-like
+        Validation inputs, in any layout ``estimator`` predicts on.
+    y : array-like of shape (n_samples,)
+        Validation labels.
+    space : PredictTimeSpace, default=None
+        The search space; the default :class:`PredictTimeSpace` when None.
+    scoring : str or callable, default=None
+        A scikit-learn scorer name or callable ``scorer(estimator, X, y)``;
+        the estimator's ``score`` (accuracy) when None.
+    random_state : int, default=None
+        When given, set as the copy's ``random_state`` in every trial, so that
+        all trials draw their crops from the same random stream (common
+        random numbers make the comparison of trials less noisy).
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        When ``estimator`` is not fitted.
+    """
+
+    def __init__(self, estimator, X, y, *, space=None, scoring=None, random_state=None):
+        check_is_fitted(estimator, "estimator_")
+        if space is None:
+            space = PredictTimeSpace()
+        if not isinstance(space, PredictTimeSpace):
+            raise TypeError(
+                f"space must be a PredictTimeSpace or None, got {type(space).__name__}."
+            )
+        params = estimator.get_params(deep=False)
+        needed = ("n_views", "crop_scale", "aggregation")
+        missing = [p for p in needed if p not in params]
+        if missing:
+            raise TypeError(
+                "estimator must have the predict-time parameters n_views, crop_scale "
+                f"and aggregation (a MultiViewClassifier); "
+                f"{type(estimator).__name__} lacks {missing}."
+            )
+        if random_state is not None and (
+            isinstance(random_state, bool)
+            or not isinstance(random_state, numbers.Integral)
+        ):
+            raise TypeError(
+                f"random_state must be an int or None, got {random_state!r}."
+            )
+        if len(y) != _num_samples(X):
+            raise ValueError(
+                f"X and y must have the same number of samples, got {_num_samples(X)} "
+                f"and {len(y)}."
+            )
+        self.estimator = estimator
+        self.X = X
+        self.y = y
+        self.space = space
+        self.scoring = scoring
+        self.random_state = random_state
+        self.scorer_ = check_scoring(estimator, scoring=scoring)
+        self._fitted = estimator.estimator_
+
+    def candidate(self, params):
+        """Return a shallow copy of the fitted estimator with ``params`` set.
+
+        Parameters
+        ----------
+        params : dict
+            Predict-time parameters (``n_views``, ``crop_scale``,
+            ``aggregation``).
+
+        Returns
+        -------
+        estimator : MultiViewClassifier
+            A copy that shares the fitted ``estimator_``.
+        """
+        candidate = copy.copy(self.estimator)
+        if self.random_state is not None:
+            params = {**params, "random_state": self.random_state}
+        candidate.set_params(**params)
+        return candidate
+
+    def __call__(self, trial):
+        """Score one trial's parameters; return the validation score."""
+        params = self.space.suggest(trial)
+        candidate = self.candidate(params)
+        score = float(self.scorer_(candidate, self.X, self.y))
+        if (
+            candidate.estimator_ is not self._fitted
+            or self.estimator.estimator_ is not self._fitted
+        ):
+            raise RuntimeError(
+                "the fitted estimator_ was replaced during a predict-time trial; "
+                "predict-time tuning must never refit."
+            )
+        trial.set_user_attr("crop_scale", list(params["crop_scale"]))
+        logger.debug("trial %d: %s -> %.4f", trial.number, params, score)
+        return score
+
+
+def tune_predict_time(
+    estimator,
+    X,
+    y,
+    *,
+    space=None,
+    n_trials=20,
+    study=None,
+    scoring=None,
+    timeout=None,
+    random_state=None,
+    n_jobs=1,
+    callbacks=None,
+):
+    """Tune ``n_views``, ``crop_scale`` and ``aggregation`` without refitting.
+
+    Runs an Optuna study whose trials score shallow copies of the fitted
+    ``estimator`` (see :class:`PredictTimeObjective`): the network inside is
+    trained once, before, never during the study.
+
+    Parameters
+    ----------
+    estimator : MultiViewClassifier
+        A fitted multi-view classifier.
+    X : array-like
+        Validation inputs.
+    y : array-like of shape (n_samples,)
+        Validation labels.
+    space : PredictTimeSpace, default=None
+        The search space; :class:`PredictTimeSpace` defaults when None.
+    n_trials : int, default=20
+        Trials to run (``>= 1``).
+    study : optuna.Study, default=None
+        A study to add the trials to (for instance from
+        :func:`load_or_create_study`, to share it between workers); a new
+        in-memory study maximising the score when None.
+    scoring : str or callable, default=None
+        Scorer; the estimator's accuracy when None.
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+    random_state : int, default=None
+        Seeds the sampler of a new study and the crops of every trial (see
+        :class:`PredictTimeObjective`).
+    n_jobs : int, default=1
+        Trials run in parallel threads.
+    callbacks : list of callable, default=None
+        Optuna callbacks ``callback(study, frozen_trial)``.
+
+    Returns
+    -------
+    study : optuna.Study
+        The study; ``PredictTimeSpace.to_estimator_params(study.best_params)``
+        gives the best parameters for ``estimator.set_params``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skcells.multiview import MultiViewClassifier
+    >>> from skcells.tuning import PredictTimeSpace, tune_predict_time
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MultiViewClassifier(LogisticRegression(max_iter=200), n_views=3,
+    ...                           random_state=0).fit(X[:300], y[:300])
+    >>> study = tune_predict_time(clf, X[300:500], y[300:500], n_trials=4,
+    ...                           space=PredictTimeSpace(n_views=(1, 5)),
+    ...                           random_state=0)
+    >>> len(study.trials)
+    4
+    >>> best = PredictTimeSpace.to_estimator_params(study.best_params)
+    >>> sorted(best)
+    ['aggregation', 'crop_scale', 'n_views']
+    """
+    check_n_trials(n_trials)
+    objective = PredictTimeObjective(
+        estimator, X, y, space=space, scoring=scoring, random_state=random_state
+    )
+    if study is None:
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=random_state)
+        )
+    elif not isinstance(study, optuna.Study):
+        raise TypeError(f"study must be an optuna.Study or None, got {study!r}.")
+    study.optimize(
+        objective,
+        n_trials=n_trials,
+        timeout=timeout,
+        n_jobs=n_jobs,
+        callbacks=callbacks,
+    )
+    return study
+
+
+def check_n_trials(n_trials, name="n_trials"):
+    """Validate a number of trials (an integer ``>= 1``).
+
+    Parameters
+    ----------
+    n_trials : int
+        The value to check.
+    name : str, default="n_trials"
+        The parameter name used in the error message.
+
+    Returns
+    -------
+    n_trials : int
+
+    Examples
+    --------
+    >>> from skcells.tuning import check_n_trials
+    >>> check_n_trials(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_trials must be an integer >= 1, got 0.
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1, got {n_trials!r}.")
+    if n_trials < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {n_trials!r}.")
+    return int(n_trials)
+
+
+def _check_range(value, name, *, integer=False, low=None, high=None, low_open=False):
+    """Validate an inclusive ``(low, high)`` range and return it as a tuple."""
+    kind = numbers.Integral if integer else numbers.Real
+    bounds = []
+    if low is not None:
+        bounds.append(f"{low} < low" if low_open else f"{low} <= low")
+    else:
+        bounds.append("low")
+    bounds.append("<= high")
+    if high is not None:
+        bounds.append(f"<= {high}")
+    accepted = " ".join(bounds)
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a range (low, high) with {accepted}, got {value!r}."
+        ) from None
+    for v in (lo, hi):
+        if isinstance(v, bool) or not isinstance(v, kind):
+            what = "integers" if integer else "numbers"
+            raise TypeError(
+                f"{name} must be a range (low, high) of {what}, got {value!r}."
+            )
+        if not np.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {value!r}.")
+    ok = lo <= hi
+    if low is not None:
+        ok = ok and (lo > low if low_open else lo >= low)
+    if high is not None:
+        ok = ok and hi <= high
+    if not ok:
+        raise ValueError(
+            f"{name} must be a range (low, high) with {accepted}, got {value!r}."
+        )
+    cast = int if integer else float
+    return cast(lo), cast(hi)
+
+
+def _num_samples(X):
+    """Number of samples of an array-like or a sequence."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(X)

@@ -1,0 +1,205 @@
+"""Trials table, optimisation-history plot and best-trial summary of a study."""
+
+import contextlib
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import optuna
+
+logger = logging.getLogger(__name__)
+
+TRIALS_FILE = "trials.csv"
+HISTORY_FILE = "optimization_history.png"
+
+
+def trials_table(study):
+    """Return every trial of a study as a DataFrame, one row per trial.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``number``, ``value``, ``state``, ``datetime_start``,
+        ``datetime_complete``, ``duration``, one ``params_<name>`` per
+        parameter and one ``user_attrs_<name>`` per user attribute, sorted by
+        trial number.  Unfinished (``RUNNING``) and failed trials are kept,
+        with their state, so a table is never mistaken for complete results.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from skcells.tuning import trials_table
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> study = optuna.create_study()
+    >>> study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    >>> table = trials_table(study)
+    >>> list(table["number"]), list(table["state"].unique())
+    ([0, 1, 2], ['COMPLETE'])
+    """
+    table = study.trials_dataframe(multi_index=False)
+    if "number" in table.columns:
+        table = table.sort_values("number").reset_index(drop=True)
+    return table
+
+
+def best_trial_summary(study):
+    """One line naming the best complete trial, its value and parameters.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+
+    Returns
+    -------
+    summary : str
+        ``"best trial #N: value=V; name=value, ..."``, or a line saying that
+        no trial has completed yet.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from skcells.tuning import best_trial_summary
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> study = optuna.create_study(direction="maximize")
+    >>> best_trial_summary(study)
+    'no complete trial yet'
+    >>> study.enqueue_trial({"x": 0.25})
+    >>> study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    >>> best_trial_summary(study)
+    'best trial #0: value=0.25; x=0.25'
+    """
+    complete = study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+    )
+    if not complete:
+        return "no complete trial yet"
+    best = study.best_trial
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best.params.items()))
+    return f"best trial #{best.number}: value={_fmt(best.value)}; {params}"
+
+
+def count_states(study):
+    """Count the trials of a study by state.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+
+    Returns
+    -------
+    counts : dict of str to int
+        State name (``"COMPLETE"``, ``"RUNNING"``, ...) to number of trials;
+        states without trials are left out.
+    """
+    counts = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
+
+
+def write_study_report(study, out_dir):
+    """Write the trials table (CSV) and the optimisation-history plot (PNG).
+
+    Each file is written under a temporary name and moved into place, so a
+    reader never sees a half-written file.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+    out_dir : str or path-like
+        Folder to write into (created if missing).
+
+    Returns
+    -------
+    paths : dict of str to pathlib.Path
+        ``{"trials": ..., "history": ...}``.
+
+    Examples
+    --------
+    >>> import tempfile, optuna
+    >>> from skcells.tuning import write_study_report
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> study = optuna.create_study()
+    >>> study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    >>> paths = write_study_report(study, tempfile.mkdtemp())
+    >>> sorted(p.name for p in paths.values())
+    ['optimization_history.png', 'trials.csv']
+    """
+    if not isinstance(out_dir, str | os.PathLike):
+        raise TypeError(
+            f"out_dir must be a str or path-like, got {type(out_dir).__name__}."
+        )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trials_path = out_dir / TRIALS_FILE
+    history_path = out_dir / HISTORY_FILE
+    table = trials_table(study)
+    with _atomic_file(trials_path) as tmp:
+        table.to_csv(tmp, index=False)
+    fig = plot_history(study)
+    try:
+        with _atomic_file(history_path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return {"trials": trials_path, "history": history_path}
+
+
+def plot_history(study):
+    """Plot the optimisation history of a study with matplotlib.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure (close it with ``matplotlib.pyplot.close`` when done).
+    """
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    with warnings.catch_warnings():
+        # The matplotlib backend of optuna.visualization is "experimental";
+        # an empty study only warns that there is nothing to plot.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message=".*[Nn]o .*", category=UserWarning)
+        ax = plot_optimization_history(study)
+    ax.set_title(f"Optimisation history of study {study.study_name!r}")
+    fig = ax.figure
+    fig.tight_layout()
+    return fig
+
+
+@contextlib.contextmanager
+def _atomic_file(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fmt(value):
+    """Format a parameter or objective value compactly."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

@@ -1,0 +1,316 @@
+"""Tests for skcells.tuning: storages, studies, search spaces and reports."""
+
+import threading
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from skcells.tuning import (
+    PredictTimeObjective,
+    PredictTimeSpace,
+    best_trial_summary,
+    check_n_trials,
+    count_states,
+    describe_storage,
+    load_or_create_study,
+    make_storage,
+    trials_table,
+    write_study_report,
+)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+# --------------------------------------------------------------------- storage
+
+
+def test_default_storage_is_a_journal_file_in_out_dir(tmp_path):
+    out = tmp_path / "out"
+    storage = make_storage(out_dir=out)
+    assert isinstance(storage, optuna.storages.JournalStorage)
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    journal = out / "optuna-journal.log"
+    assert journal.is_file() and journal.stat().st_size > 0
+    assert describe_storage(storage) == f"journal file {journal}"
+    # A second storage object on the same file sees the same trials.
+    again = optuna.load_study(study_name="s", storage=make_storage(out_dir=out))
+    assert [t.value for t in again.trials] == [t.value for t in study.trials]
+
+
+@pytest.mark.parametrize("name", ["study.log", "study.journal", "study.jsonl"])
+def test_journal_path_strings_and_pathlike(tmp_path, name):
+    for storage in (str(tmp_path / name), tmp_path / ("p-" + name)):
+        opened = make_storage(storage)
+        assert isinstance(opened, optuna.storages.JournalStorage)
+
+
+def test_database_url_and_storage_object(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    opened = make_storage(url)
+    assert isinstance(opened, optuna.storages.RDBStorage)
+    assert make_storage(opened) is opened
+    assert describe_storage(url) == url
+
+
+def test_describe_storage_hides_password():
+    text = describe_storage("postgresql+psycopg2://me:s3cret@db.example:5432/opt")
+    assert "s3cret" not in text and "db.example:5432/opt" in text
+
+
+@pytest.mark.parametrize(
+    "storage, match",
+    [
+        ("postgres", "Optuna storage URL"),
+        ("study.db", "Optuna storage URL"),
+        ("nosuchdialect://host/db", "cannot open the storage"),
+    ],
+)
+def test_bad_storage_strings(storage, match):
+    with pytest.raises(ValueError, match=match):
+        make_storage(storage)
+
+
+def test_bad_storage_types(tmp_path):
+    with pytest.raises(TypeError, match="storage must be None"):
+        make_storage(42)
+    with pytest.raises(ValueError, match="pass out_dir"):
+        make_storage(None)
+    with pytest.raises(TypeError, match="out_dir must be"):
+        make_storage(None, out_dir=3)
+    (tmp_path / "dir.log").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        make_storage(tmp_path / "dir.log")
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"connect_timeout": 0}, ValueError, "connect_timeout must be > 0, got 0"),
+        ({"connect_timeout": "5"}, TypeError, "connect_timeout must be a number"),
+        ({"heartbeat_interval": 0}, ValueError, "heartbeat_interval must be > 0"),
+        ({"heartbeat_interval": 1.5}, TypeError, "heartbeat_interval must be an int"),
+        ({"grace_period": 3}, ValueError, "grace_period needs a heartbeat"),
+    ],
+)
+def test_bad_storage_parameters(tmp_path, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        make_storage(out_dir=tmp_path, **kwargs)
+
+
+def test_unreachable_database_is_a_clear_error():
+    # Port 1 on the loopback interface: nothing listens there.
+    url = "postgresql+psycopg2://someone:pw@127.0.0.1:1/nodb"
+    with pytest.raises(ValueError, match="is unreachable") as info:
+        make_storage(url, connect_timeout=2)
+    message = str(info.value)
+    assert "127.0.0.1:1/nodb" in message and "pw@" not in message
+
+
+def test_sqlite_in_missing_folder_is_a_clear_error(tmp_path):
+    url = f"sqlite:///{tmp_path / 'missing' / 'study.db'}"
+    with pytest.raises(ValueError, match="unreachable"):
+        make_storage(url)
+
+
+# --------------------------------------------------------------------- studies
+
+
+def test_unknown_study_needs_create(tmp_path):
+    with pytest.raises(ValueError, match="study_name='nope' does not exist") as info:
+        load_or_create_study("nope", out_dir=tmp_path)
+    assert "--create" in str(info.value)
+    created = load_or_create_study("nope", out_dir=tmp_path, create=True)
+    created.optimize(lambda t: t.suggest_int("k", 0, 3), n_trials=1)
+    loaded = load_or_create_study("nope", out_dir=tmp_path)
+    assert loaded.study_name == "nope" and len(loaded.trials) == 1
+    # Creating again loads the existing study with its trials.
+    assert len(load_or_create_study("nope", out_dir=tmp_path, create=True).trials) == 1
+
+
+def test_study_direction_mismatch_and_bad_arguments(tmp_path):
+    load_or_create_study("s", out_dir=tmp_path, create=True, direction="minimize")
+    with pytest.raises(ValueError, match="direction 'minimize'"):
+        load_or_create_study("s", out_dir=tmp_path, create=True)
+    with pytest.raises(ValueError, match="study_name must be a non-empty string"):
+        load_or_create_study("  ", out_dir=tmp_path)
+    with pytest.raises(ValueError, match="direction must be one of"):
+        load_or_create_study("s", out_dir=tmp_path, direction="up")
+    with pytest.raises(TypeError, match="create must be a bool"):
+        load_or_create_study("s", out_dir=tmp_path, create="yes")
+
+
+def test_concurrent_create_gives_one_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    ids, errors = [], []
+
+    def worker():
+        try:
+            study = load_or_create_study("shared", url, create=True)
+            ids.append(study._study_id)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(set(ids)) == 1
+    names = [s.study_name for s in optuna.get_all_study_summaries(url)]
+    assert names == ["shared"]
+
+
+# --------------------------------------------------------------- search space
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"n_views": (0, 5)}, ValueError, r"n_views must be a range .* got \(0, 5\)"),
+        ({"n_views": (6, 5)}, ValueError, r"1 <= low <= high, got \(6, 5\)"),
+        ({"n_views": (1.0, 5)}, TypeError, "n_views must be a range .* of integers"),
+        ({"n_views": 5}, ValueError, "n_views must be a range"),
+        ({"crop_scale_low": (0.3, 0.2)}, ValueError, "0 < low <= high <= 1"),
+        ({"crop_scale_low": (0.0, 0.2)}, ValueError, "crop_scale_low must be"),
+        ({"crop_scale_high": (0.5, 1.5)}, ValueError, "crop_scale_high must be"),
+        ({"crop_scale_high": (0.1, 0.3)}, ValueError, "must reach at least the top"),
+        ({"crop_scale_low": (0.1, float("nan"))}, ValueError, "finite"),
+        ({"aggregation": ()}, ValueError, "aggregation must be a non-empty"),
+        ({"aggregation": ("max",)}, ValueError, "got \\('max',\\)"),
+        ({"aggregation": ("mode", "mode")}, ValueError, "distinct"),
+        ({"n_views_log": 1}, TypeError, "n_views_log must be a bool"),
+    ],
+)
+def test_predict_space_rejects_bad_ranges(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        PredictTimeSpace(**kwargs)
+
+
+def test_predict_space_draws_inside_its_ranges():
+    space = PredictTimeSpace(
+        n_views=(2, 9),
+        crop_scale_low=(0.1, 0.4),
+        crop_scale_high=(0.2, 0.6),
+        aggregation="weighted",
+    )
+    assert space.aggregation == ("weighted",)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(60):
+        trial = study.ask()
+        params = space.suggest(trial)
+        low, high = params["crop_scale"]
+        assert 2 <= params["n_views"] <= 9
+        assert 0.1 <= low <= 0.4 and max(low, 0.2) <= high <= 0.6
+        assert params["aggregation"] == "weighted"
+        assert PredictTimeSpace.to_estimator_params(trial.params) == params
+        study.tell(trial, 0.0)
+
+
+def test_fixed_ranges_fix_the_parameters():
+    space = PredictTimeSpace(
+        n_views=(4, 4), crop_scale_low=(0.2, 0.2), crop_scale_high=(0.2, 0.2)
+    )
+    trial = optuna.create_study().ask()
+    params = space.suggest(trial)
+    assert params["n_views"] == 4 and params["crop_scale"] == (0.2, 0.2)
+
+
+def test_to_estimator_params_needs_every_draw():
+    with pytest.raises(ValueError, match="missing \\['crop_scale_high'\\]"):
+        PredictTimeSpace.to_estimator_params(
+            {"n_views": 3, "crop_scale_low": 0.1, "aggregation": "mode"}
+        )
+
+
+@pytest.mark.parametrize(
+    "value, exc",
+    [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError)],
+)
+def test_check_n_trials(value, exc):
+    with pytest.raises(exc, match=f"n_trials must be an integer >= 1, got {value!r}"):
+        check_n_trials(value)
+    assert check_n_trials(np.int64(3)) == 3
+
+
+# --------------------------------------------------------------------- reports
+
+
+def _study_with_every_state():
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"x": 0.75})
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    failed = study.ask()
+    failed.suggest_float("x", 0, 1)
+    study.tell(failed, state=optuna.trial.TrialState.FAIL)
+    running = study.ask()
+    running.suggest_float("x", 0, 1)
+    return study
+
+
+def test_trials_table_keeps_unfinished_trials():
+    study = _study_with_every_state()
+    table = trials_table(study)
+    assert list(table["number"]) == [0, 1, 2, 3, 4]
+    assert list(table["state"]) == ["COMPLETE"] * 3 + ["FAIL", "RUNNING"]
+    assert "params_x" in table.columns
+    assert count_states(study) == {"COMPLETE": 3, "FAIL": 1, "RUNNING": 1}
+
+
+def test_best_trial_summary_uses_complete_trials_only():
+    study = _study_with_every_state()
+    best = max(t.value for t in study.trials if t.value is not None)
+    summary = best_trial_summary(study)
+    assert summary.startswith(f"best trial #{study.best_trial.number}: value=")
+    assert f"{best:.6g}" in summary
+
+
+def test_write_study_report(tmp_path):
+    study = _study_with_every_state()
+    paths = write_study_report(study, tmp_path / "report")
+    assert paths["trials"].read_text().splitlines()[0].startswith("number,")
+    assert len(paths["trials"].read_text().splitlines()) == 6
+    assert paths["history"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    leftovers = [p.name for p in (tmp_path / "report").iterdir()]
+    assert sorted(leftovers) == ["optimization_history.png", "trials.csv"]
+    with pytest.raises(TypeError, match="out_dir must be"):
+        write_study_report(study, None)
+
+
+def test_report_of_an_empty_study(tmp_path):
+    study = optuna.create_study()
+    assert best_trial_summary(study) == "no complete trial yet"
+    paths = write_study_report(study, tmp_path)
+    assert paths["history"].is_file()
+
+
+# ------------------------------------------------------- predict-time objective
+
+
+def test_objective_rejects_unfitted_and_foreign_estimators():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(NotFittedError):
+        PredictTimeObjective(_Unfitted(), X, y)
+    fitted = LogisticRegression().fit(X + np.arange(4)[:, None], y)
+    fitted.estimator_ = fitted
+    with pytest.raises(TypeError, match="MultiViewClassifier"):
+        PredictTimeObjective(fitted, X, y)
+
+
+class _Unfitted(BaseEstimator):
+    """Stands for a multi-view classifier that has not been fitted yet."""
+
+    def __init__(self, n_views=1, crop_scale=(0.1, 0.2), aggregation="mode"):
+        self.n_views = n_views
+        self.crop_scale = crop_scale
+        self.aggregation = aggregation
+
+    def fit(self, X, y):
+        self.estimator_ = None
+        return self
