@@ -1,0 +1,307 @@
+"""Aggregation of per-view predictions (paper Appendix B, Eq. 3-5).
+
+Pure NumPy functions on per-view outputs of ``n_samples`` inputs with
+``n_views`` views each.  Class labels are integer codes ``0 .. n_classes - 1``
+(indices into a classifier's ``classes_``); every function is vectorised
+over samples and views (a weighted :func:`numpy.bincount` with one bin per
+(sample, class) pair, never a Python loop).
+
+Ties (two classes with the same vote count or the same cumulative
+confidence) are resolved by :func:`numpy.argmax` on the returned score
+matrices, i.e. in favour of the class with the smallest code, which is the
+class that comes first in ``classes_`` (the rule of :func:`scipy.stats.mode`).
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "aggregate_mean",
+    "aggregate_mode",
+    "aggregate_weighted",
+    "view_agreement",
+    "view_predictions",
+    "vote_entropy",
+]
+
+
+def _check_n_classes(n_classes):
+    if (
+        not isinstance(n_classes, numbers.Integral)
+        or isinstance(n_classes, bool)
+        or n_classes < 1
+    ):
+        raise ValueError(f"n_classes must be an integer >= 1, got {n_classes!r}.")
+    return int(n_classes)
+
+
+def _check_view_labels(view_labels, n_classes, name="view_labels"):
+    labels = np.asarray(view_labels)
+    if labels.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_views), got an "
+            f"array of shape {labels.shape}."
+        )
+    if labels.shape[1] < 1:
+        raise ValueError(
+            f"{name} must hold at least one view, got shape {labels.shape}."
+        )
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        if not np.issubdtype(labels.dtype, np.floating) or not np.all(
+            labels == np.round(labels)
+        ):
+            raise TypeError(
+                f"{name} must hold integer class codes, got dtype {labels.dtype}."
+            )
+    labels = labels.astype(np.intp, copy=False)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"{name} must hold class codes in [0, {n_classes - 1}] "
+            f"(n_classes={n_classes}), got values in "
+            f"[{labels.min()}, {labels.max()}]."
+        )
+    return labels
+
+
+def _bincount_rows(labels, n_classes, weights=None):
+    """Per-row bin counts of ``labels`` (n, m) -> (n, n_classes)."""
+    n = labels.shape[0]
+    flat = (labels + n_classes * np.arange(n)[:, None]).ravel()
+    w = None if weights is None else np.asarray(weights, dtype=float).ravel()
+    counts = np.bincount(flat, weights=w, minlength=n * n_classes)
+    return counts.reshape(n, n_classes).astype(float, copy=False)
+
+
+def view_predictions(view_proba):
+    """Per-view labels and confidences from per-view class scores (Eq. 3).
+
+    ``y(i, j) = argmax_k h_k(i, j)`` and ``c(i, j) = max_k h_k(i, j)``.
+
+    Parameters
+    ----------
+    view_proba : array-like of shape (n_samples, n_views, n_classes)
+        Class probabilities (or any scores) of every view.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples, n_views)
+        Integer class code of the top class of each view (the first one on
+        ties).
+    confidences : ndarray of shape (n_samples, n_views)
+        The top score of each view.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcells.multiview import view_predictions
+    >>> labels, conf = view_predictions([[[0.2, 0.8], [0.6, 0.4]]])
+    >>> labels
+    array([[1, 0]])
+    >>> conf
+    array([[0.8, 0.6]])
+    """
+    proba = np.asarray(view_proba, dtype=float)
+    if proba.ndim != 3:
+        raise ValueError(
+            "view_proba must be a 3-D array of shape (n_samples, n_views, "
+            f"n_classes), got an array of shape {proba.shape}."
+        )
+    if proba.shape[2] < 1:
+        raise ValueError(
+            f"view_proba must hold at least one class, got shape {proba.shape}."
+        )
+    labels = np.argmax(proba, axis=2)
+    confidences = np.take_along_axis(proba, labels[..., None], axis=2)[..., 0]
+    return labels, confidences
+
+
+def aggregate_mode(view_labels, n_classes):
+    """Vote fractions of the per-view labels (multi-view mode, MVM, Eq. 4).
+
+    The prediction ``mode_j y(i, j)`` is ``argmax`` of the returned row; ties
+    go to the class with the smallest code.
+
+    Parameters
+    ----------
+    view_labels : array-like of int of shape (n_samples, n_views)
+        Class code of every view, in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    votes : ndarray of shape (n_samples, n_classes)
+        Fraction of the views that voted for each class; rows sum to 1.
+
+    Examples
+    --------
+    >>> from skcells.multiview import aggregate_mode
+    >>> aggregate_mode([[0, 1, 1], [2, 2, 0]], n_classes=3)
+    array([[0.33333333, 0.66666667, 0.        ],
+           [0.33333333, 0.        , 0.66666667]])
+    """
+    n_classes = _check_n_classes(n_classes)
+    labels = _check_view_labels(view_labels, n_classes)
+    return _bincount_rows(labels, n_classes) / labels.shape[1]
+
+
+def aggregate_weighted(view_labels, confidences, n_classes):
+    """Confidence-weighted bin count of the per-view labels (MVWCo-S, Eq. 5).
+
+    ``z_k(i) = sum_j c(i, j) [y(i, j) = k]``, normalised to sum to 1 per
+    sample; the prediction is ``argmax_k z_k(i)`` (ties to the smallest
+    code).  A sample whose confidences are all zero falls back to the vote
+    fractions of :func:`aggregate_mode`.
+
+    Parameters
+    ----------
+    view_labels : array-like of int of shape (n_samples, n_views)
+        Class code of every view, in ``[0, n_classes)``.
+    confidences : array-like of shape (n_samples, n_views)
+        Non-negative confidence ``c(i, j)`` of every view (Eq. 3).
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_samples, n_classes)
+        Normalised cumulative confidence of each class; rows sum to 1.
+
+    Examples
+    --------
+    Two confident views outweigh three hesitant ones, so MVWCo-S and MVM
+    disagree here:
+
+    >>> from skcells.multiview import aggregate_mode, aggregate_weighted
+    >>> labels = [[0, 0, 0, 1, 1]]
+    >>> conf = [[0.5, 0.5, 0.5, 0.99, 0.99]]
+    >>> int(aggregate_mode(labels, 2).argmax())
+    0
+    >>> aggregate_weighted(labels, conf, 2).round(3)
+    array([[0.431, 0.569]])
+    """
+    n_classes = _check_n_classes(n_classes)
+    labels = _check_view_labels(view_labels, n_classes)
+    conf = np.asarray(confidences, dtype=float)
+    if conf.shape != labels.shape:
+        raise ValueError(
+            f"confidences must have the shape of view_labels {labels.shape}, got "
+            f"{conf.shape}."
+        )
+    if not np.all(np.isfinite(conf)) or np.any(conf < 0):
+        raise ValueError("confidences must be finite and >= 0.")
+    z = _bincount_rows(labels, n_classes, weights=conf)
+    total = z.sum(axis=1, keepdims=True)
+    votes = _bincount_rows(labels, n_classes) / labels.shape[1]
+    return np.divide(z, total, out=votes, where=total > 0)
+
+
+def aggregate_mean(view_proba):
+    """Mean of the per-view class probabilities (test-time augmentation).
+
+    Parameters
+    ----------
+    view_proba : array-like of shape (n_samples, n_views, n_classes)
+        Class probabilities of every view.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Mean over the views.
+
+    Examples
+    --------
+    >>> from skcells.multiview import aggregate_mean
+    >>> aggregate_mean([[[0.2, 0.8], [0.6, 0.4]]])
+    array([[0.4, 0.6]])
+    """
+    proba = np.asarray(view_proba, dtype=float)
+    if proba.ndim != 3 or proba.shape[1] < 1:
+        raise ValueError(
+            "view_proba must be a 3-D array of shape (n_samples, n_views, "
+            f"n_classes) with n_views >= 1, got an array of shape {proba.shape}."
+        )
+    return proba.mean(axis=1)
+
+
+def view_agreement(view_labels, prediction):
+    """Fraction of the views of each sample that voted for ``prediction``.
+
+    1 means that every view agrees with the aggregated prediction; values
+    near ``1 / n_classes`` flag samples a user may want to abstain on.
+
+    Parameters
+    ----------
+    view_labels : array-like of shape (n_samples, n_views)
+        Label of every view.
+    prediction : array-like of shape (n_samples,)
+        Aggregated label of every sample, in the same label space.
+
+    Returns
+    -------
+    agreement : ndarray of shape (n_samples,)
+        Values in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> from skcells.multiview import view_agreement
+    >>> view_agreement([[0, 1, 1, 1], [2, 0, 1, 2]], [1, 2])
+    array([0.75, 0.5 ])
+    """
+    labels = np.asarray(view_labels)
+    pred = np.asarray(prediction)
+    if labels.ndim != 2 or labels.shape[1] < 1:
+        raise ValueError(
+            "view_labels must be a 2-D array of shape (n_samples, n_views) with "
+            f"n_views >= 1, got an array of shape {labels.shape}."
+        )
+    if pred.shape != (labels.shape[0],):
+        raise ValueError(
+            f"prediction must have shape ({labels.shape[0]},) to match view_labels, "
+            f"got {pred.shape}."
+        )
+    return (labels == pred[:, None]).mean(axis=1)
+
+
+def vote_entropy(view_labels, n_classes, *, normalize=False):
+    """Entropy of the distribution of the views' votes, per sample.
+
+    ``H(i) = -sum_k v_k(i) log v_k(i)`` with ``v`` the vote fractions of
+    :func:`aggregate_mode` (natural logarithm, ``0 log 0 = 0``).  It is 0
+    when all views agree and largest when the votes are spread evenly.
+
+    Parameters
+    ----------
+    view_labels : array-like of int of shape (n_samples, n_views)
+        Class code of every view, in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+    normalize : bool, default=False
+        Divide by ``log(min(n_classes, n_views))``, the largest reachable
+        entropy, so that the values lie in ``[0, 1]`` (all zero when that
+        maximum is 0, i.e. with one class or one view).
+
+    Returns
+    -------
+    entropy : ndarray of shape (n_samples,)
+        Vote entropy in nats (or normalised).
+
+    Examples
+    --------
+    >>> from skcells.multiview import vote_entropy
+    >>> vote_entropy([[0, 0, 0, 0], [0, 0, 1, 1]], n_classes=2).round(4)
+    array([0.    , 0.6931])
+    >>> vote_entropy([[0, 0, 1, 1]], n_classes=2, normalize=True)
+    array([1.])
+    """
+    n_classes = _check_n_classes(n_classes)
+    labels = _check_view_labels(view_labels, n_classes)
+    votes = _bincount_rows(labels, n_classes) / labels.shape[1]
+    logs = np.log(votes, out=np.zeros_like(votes), where=votes > 0)
+    entropy = -(votes * logs).sum(axis=1)
+    entropy = np.maximum(entropy, 0.0)  # -0.0 -> 0.0
+    if normalize:
+        top = np.log(min(n_classes, labels.shape[1]))
+        entropy = entropy / top if top > 0 else np.zeros_like(entropy)
+    return entropy
