@@ -1,6 +1,8 @@
 """Datasets: synthetic blood-cell videos, real in-vitro smears, degradation."""
 
 from ._base import clear_data_home, get_data_home
+from ._bccd import fetch_bccd
+from ._blur import estimate_blur
 from ._degrade import add_noise, box_blur, degrade
 
 __all__ = [
@@ -8,5 +10,7 @@ __all__ = [
     "box_blur",
     "clear_data_home",
     "degrade",
+    "estimate_blur",
+    "fetch_bccd",
     "get_data_home",
 ]
