@@ -534,3 +534,23 @@ def test_plot_curriculum_bad_input(kwargs, error, name):
     params.update(kwargs)
     with pytest.raises(error, match=name):
         plot_curriculum([0.1, 0.5, 0.9], **params)
+
+
+class RecordIteratorLength(Callback):
+    """Record len() of the training iterator the net hands out each epoch."""
+
+    def initialize(self):
+        self.lengths_ = []
+        return self
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        self.lengths_.append(len(net.get_iterator(dataset_train, training=True)))
+
+
+def test_training_iterator_length_follows_the_selection(data):
+    X, y, d = data
+    net = make_net(max_epochs=4, callbacks=[("lengths", RecordIteratorLength())])
+    net.fit(X, y, difficulty=d)
+    counts = net.history[:, "n_curriculum_samples"]
+    assert dict(net.callbacks_)["lengths"].lengths_ == [-(-k // 16) for k in counts]
+    assert net.history[:, "train_batch_count"] == [-(-k // 16) for k in counts]
