@@ -245,6 +245,8 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         difficulty : array-like of shape (n_samples,), default=None
             Finite raw difficulty of each sample of ``X`` (higher is harder).
             None trains exactly like :class:`skorch.NeuralNetClassifier`.
+            It is consumed by the curriculum and never forwarded to
+            ``train_split`` or ``module.forward``.
         **fit_params : dict
             Passed on to skorch (``train_split`` and ``module.forward``).
 
