@@ -1,0 +1,245 @@
+"""Tests of the batched random resized crops (skcells.multiview._views)."""
+
+import numpy as np
+import pytest
+import torch
+
+from skcells.multiview import RandomResizedCropViews
+from skcells.multiview._views import RandomViewDataset, _row_keys
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 256, (6, 3, 24, 32), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    rng = np.random.default_rng(2)
+    return rng.normal(size=(4, 7, 2, 16, 16)).astype(np.float32)
+
+
+def _areas(boxes):
+    return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+
+
+def _reference_crop(image, box, out_h, out_w):
+    """Bilinear sampling at bin centres (roi_align semantics when enlarging)."""
+    x1, y1, x2, y2 = box
+    height, width = image.shape[-2:]
+    ys = y1 - 0.5 + (np.arange(out_h) + 0.5) * (y2 - y1) / out_h
+    xs = x1 - 0.5 + (np.arange(out_w) + 0.5) * (x2 - x1) / out_w
+    ys, xs = np.clip(ys, 0, height - 1), np.clip(xs, 0, width - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1_, x1_ = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    top = image[:, y0][:, :, x0] * (1 - fx) + image[:, y0][:, :, x1_] * fx
+    bottom = image[:, y1_][:, :, x0] * (1 - fx) + image[:, y1_][:, :, x1_] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+# ----------------------------------------------------------------- shapes
+def test_image_views_shape_dtype_and_scaling(images):
+    views = RandomResizedCropViews(n_views=5, output_size=(6, 8), random_state=0)
+    V = views.transform(images)
+    assert V.shape == (6, 5, 3, 6, 8)
+    assert V.dtype == np.float32
+    # uint8 pixels are scaled to [0, 1]
+    assert 0.0 <= V.min() and V.max() <= 1.0
+    assert V.max() > 0.5
+
+
+def test_default_output_size_is_a_crop_at_the_mean_scale(images):
+    windows = RandomResizedCropViews(n_views=2, random_state=0).sample_windows(images)
+    side = np.sqrt(0.15)
+    assert windows.view_shape == (3, round(side * 24), round(side * 32))
+    flat = RandomResizedCropViews(n_views=2).sample_windows(np.zeros((3, 40)))
+    assert flat.view_shape == (6,)
+
+
+def test_identity_crop_returns_the_image(images):
+    views = RandomResizedCropViews(
+        n_views=2, crop_scale=(1, 1), crop_ratio=(1, 1), output_size=24
+    )
+    square = images[:, :, :24, :24]
+    V = views.transform(square)
+    expected = square.astype(np.float32) / 255
+    np.testing.assert_allclose(V[:, 0], expected, atol=1e-6)
+    np.testing.assert_allclose(V[:, 1], expected, atol=1e-6)
+
+
+def test_crop_matches_bilinear_reference_of_its_box():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3, 2, 32, 32))
+    views = RandomResizedCropViews(n_views=4, output_size=(16, 16), random_state=5)
+    V = views.transform(X)
+    boxes = views.sample_windows(X).boxes
+    # boxes of 10-20 % of 32x32 are at most ~15 px wide: 16 bins sample once each
+    for i in range(3):
+        for j in range(4):
+            ref = _reference_crop(X[i], boxes[i, j], 16, 16)
+            np.testing.assert_allclose(V[i, j], ref, atol=1e-4)
+
+
+# ------------------------------------------------------------- geometry
+def test_boxes_have_the_requested_area_fraction_and_ratio():
+    # distinct samples: views are keyed on the content, equal inputs share views
+    X = np.random.default_rng(0).random((200, 1, 48, 64), dtype=np.float32)
+    views = RandomResizedCropViews(n_views=10, crop_scale=(0.1, 0.2), random_state=0)
+    boxes = views.sample_windows(X).boxes
+    frac = _areas(boxes) / (48 * 64)
+    assert frac.min() >= 0.1 - 1e-12 and frac.max() <= 0.2 + 1e-12
+    # uniform on [0.1, 0.2]: mean 0.15, std 0.1 / sqrt(12)
+    assert abs(frac.mean() - 0.15) < 0.005
+    assert abs(frac.std() - 0.1 / np.sqrt(12)) < 0.005
+    ratio = (boxes[..., 2] - boxes[..., 0]) / (boxes[..., 3] - boxes[..., 1])
+    assert ratio.min() >= 3 / 4 - 1e-9 and ratio.max() <= 4 / 3 + 1e-9
+    # log-uniform aspect ratio: log ratio has mean ~0 for (3/4, 4/3)
+    assert abs(np.log(ratio).mean()) < 0.02
+    assert boxes[..., :2].min() >= 0
+    assert boxes[..., 2].max() <= 64 and boxes[..., 3].max() <= 48
+
+
+def test_boxes_clipped_to_the_image_keep_their_area():
+    X = np.random.default_rng(0).random((50, 1, 20, 30))
+    views = RandomResizedCropViews(
+        n_views=8, crop_scale=(0.8, 1.0), crop_ratio=(3, 5), random_state=0
+    )
+    boxes = views.sample_windows(X).boxes
+    frac = _areas(boxes) / 600
+    assert frac.min() >= 0.8 - 1e-9 and frac.max() <= 1.0 + 1e-9
+    np.testing.assert_array_less(boxes[..., 2], 30 + 1e-9)
+    assert np.allclose(boxes[..., 2] - boxes[..., 0], 30)  # all clipped in width
+
+
+def test_flat_windows_and_linear_interpolation():
+    X = np.arange(50.0) + np.arange(30.0)[:, None] * 100  # distinct ramps
+    views = RandomResizedCropViews(n_views=4, crop_scale=(0.2, 0.4), output_size=5)
+    windows = views.set_params(random_state=1).sample_windows(X).boxes
+    length = (windows[..., 1] - windows[..., 0]) / 50
+    assert length.min() >= 0.2 - 1e-12 and length.max() <= 0.4 + 1e-12
+    assert windows[..., 0].min() >= 0 and windows[..., 1].max() <= 50
+    V = views.transform(X)
+    assert V.shape == (30, 4, 5) and V.dtype == np.float64
+    # on a ramp, linear interpolation returns the (clipped) sample positions
+    step = (windows[..., 1] - windows[..., 0]) / 5
+    pos = windows[..., :1] + (np.arange(5) + 0.5) * step[..., None] - 0.5
+    offset = np.arange(30.0)[:, None, None] * 100
+    np.testing.assert_allclose(V, np.clip(pos, 0, 49) + offset)
+    assert RandomResizedCropViews(output_size=3).transform(
+        X.astype(np.float32)
+    ).dtype == np.dtype(np.float32)
+
+
+def test_clip_views_share_the_box_and_take_consecutive_frames():
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=(5, 1, 2, 16, 16))
+    X = base + np.arange(9.0)[None, :, None, None, None]  # frame t = base + t
+    views = RandomResizedCropViews(
+        n_views=6, output_size=8, clip_length=3, random_state=0
+    )
+    V = views.transform(X)
+    assert V.shape == (5, 6, 3, 2, 8, 8)
+    # crops are linear in the input: same box on every frame => steps of 1
+    np.testing.assert_allclose(np.diff(V, axis=2), 1.0, atol=1e-4)
+    windows = views.sample_windows(X)
+    starts, boxes = windows.starts, windows.boxes
+    assert starts.min() >= 0 and starts.max() <= 9 - 3
+    assert len(np.unique(starts)) > 1
+    # the first frame of a view is the crop of base in its box, shifted by start
+    for i in range(5):
+        for j in range(6):
+            ref = _reference_crop(base[i, 0], boxes[i, j], 8, 8) + starts[i, j]
+            np.testing.assert_allclose(V[i, j, 0], ref, atol=1e-4)
+
+
+def test_clip_length_none_takes_every_frame(clips):
+    V = RandomResizedCropViews(n_views=2, output_size=4, random_state=0).transform(
+        clips
+    )
+    assert V.shape == (4, 2, 7, 2, 4, 4)
+
+
+# ---------------------------------------------------------- determinism
+def test_views_are_deterministic_given_random_state(images):
+    a = RandomResizedCropViews(n_views=3, random_state=7).transform(images)
+    b = RandomResizedCropViews(n_views=3, random_state=7).transform(images)
+    c = RandomResizedCropViews(n_views=3, random_state=8).transform(images)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    fresh = RandomResizedCropViews(n_views=3)
+    assert not np.allclose(fresh.transform(images), fresh.transform(images))
+
+
+def test_views_of_a_sample_do_not_depend_on_the_batch(images):
+    views = RandomResizedCropViews(n_views=4, random_state=0)
+    full = views.transform(images)
+    np.testing.assert_array_equal(views.transform(images[2:4]), full[2:4])
+    np.testing.assert_array_equal(views.transform(images[::-1]), full[::-1])
+    # different samples get different boxes
+    boxes = views.sample_windows(images).boxes
+    assert not np.allclose(boxes[0], boxes[1])
+
+
+def test_row_keys_separate_samples_and_large_rows():
+    X = np.zeros((3, 50_000), dtype=np.float32)
+    X[1, -1] = 1.0  # a change outside the hashed words keeps the key ...
+    X[2, 0] = 1.0  # ... one at a hashed word changes it
+    keys = _row_keys(X)
+    assert keys[0] != keys[2]
+    small = np.arange(12.0).reshape(4, 3)
+    assert len(set(_row_keys(small).tolist())) == 4
+    np.testing.assert_array_equal(_row_keys(small[::-1]), _row_keys(small)[::-1])
+
+
+# ------------------------------------------------------------- dataset
+def test_view_dataset_draws_fresh_views_on_every_access(images):
+    views = RandomResizedCropViews(n_views=1, output_size=6)
+    layout = views._layout(images.shape, (0.1, 0.2))
+    y = np.arange(6)
+    ds = RandomViewDataset(images, y, views, layout, seed=0)
+    first = ds.__getitems__([0, 1, 2])
+    second = ds.__getitems__([0, 1, 2])
+    assert len(ds) == 6
+    assert first[0][0].shape == (3, 6, 6) and first[0][0].dtype == torch.float32
+    assert [int(t) for _, t in first] == [0, 1, 2]
+    assert not torch.allclose(first[0][0], second[0][0])
+    again = RandomViewDataset(images, y, views, layout, seed=0).__getitems__([0, 1, 2])
+    torch.testing.assert_close(again[1][0], first[1][0])
+    x, target = ds[4]
+    assert x.shape == (3, 6, 6) and int(target) == 4
+
+
+# ------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"n_views": 0}, "n_views"),
+        ({"crop_scale": (0.0, 0.5)}, "crop_scale"),
+        ({"crop_scale": (0.3, 0.2)}, "crop_scale"),
+        ({"crop_scale": (0.5, 1.5)}, "crop_scale"),
+        ({"crop_scale": (0.1, 0.2, 0.3)}, "crop_scale"),
+        ({"crop_ratio": (0.0, 1.0)}, "crop_ratio"),
+        ({"crop_ratio": (2.0, 1.0)}, "crop_ratio"),
+        ({"output_size": 33}, "output_size"),
+        ({"output_size": (8, 40)}, "output_size"),
+        ({"output_size": (8, 8, 8)}, "output_size"),
+    ],
+)
+def test_bad_parameters_raise_naming_the_parameter(images, params, match):
+    with pytest.raises(ValueError, match=match):
+        RandomResizedCropViews(**params).transform(images)
+
+
+def test_bad_inputs_raise(clips):
+    with pytest.raises(ValueError, match="clip_length"):
+        RandomResizedCropViews(clip_length=8).transform(clips)
+    with pytest.raises(ValueError, match="output_size"):
+        RandomResizedCropViews(output_size=(2, 2)).transform(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="X must be 2-D .* 4-D .* 5-D"):
+        RandomResizedCropViews().transform(np.zeros((2, 8, 8)))
+    X = np.zeros((2, 1, 8, 8))
+    X[0, 0, 1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        RandomResizedCropViews().transform(X)
