@@ -27,6 +27,9 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 # large batches such as the 364 full-size BCCD images.
 _CHUNK_PIXELS = 1 << 23
 
+# Autocovariance (relative to lag 1) below which a lag is no longer fitted.
+_FLOOR = 0.05
+
 
 def estimate_blur(images, *, max_lag=8):
     """Estimate how blurred each image is, as a correlation length in pixels.
@@ -36,7 +39,10 @@ def estimate_blur(images, *, max_lag=8):
     columns for the lags ``tau = 1, ..., max_lag``.  The decay is fitted by
     least squares to a Gaussian model
     ``C(tau) / C(1) = exp(-(tau**2 - 1) / (2 * ell**2))`` and the
-    correlation length ``ell`` is returned: **larger means blurrier**.
+    correlation length ``ell`` is returned: **larger means blurrier**.  Lags
+    beyond the first one where ``C(tau) / C(1)`` has dropped below 0.05 are
+    left out of the fit (that one is kept, clipped at 0.05), since past it
+    the autocovariance holds only estimation noise.
 
     The estimate ranks blur reliably among images of similar content (the
     same field of view, or images of the same kind such as BCCD smears at
@@ -66,10 +72,11 @@ def estimate_blur(images, *, max_lag=8):
     -------
     blur : ndarray of shape (n_samples,), dtype float64
         The correlation length in pixels; larger is blurrier.  It is 0 when
-        neighbouring pixels are not positively correlated and small (a pixel
-        or two) for pure white noise, ``inf`` when the autocovariance does
-        not decay over the fitted lags, and NaN for a constant image, whose
-        blur is undefined (a warning is logged).
+        neighbouring pixels are practically uncorrelated (``C(1)`` below 5 %
+        of the variance, e.g. pure white noise or noise far stronger than
+        the image), ``inf`` when the autocovariance does not decay over the
+        fitted lags, and NaN for a constant image, whose blur is undefined
+        (a warning is logged).
 
     See Also
     --------
@@ -183,7 +190,8 @@ def _correlation_length(cov, lags):
     """Fit ``log(C(tau) / C(1)) = -(tau**2 - 1) / (2 ell**2)``; return ell."""
     variance, c1 = cov[:, 0], cov[:, 1]
     out = np.full(cov.shape[0], np.nan)
-    structured = c1 > 0
+    # Neighbouring pixels must be correlated for a decay to be measured.
+    structured = c1 > _FLOOR * variance
     out[(variance > 0) & ~structured] = 0.0
     if np.any(variance <= 0):
         logger.warning(
@@ -192,9 +200,15 @@ def _correlation_length(cov, lags):
         )
     if np.any(structured):
         ratio = cov[structured, 1:] / c1[structured, None]
-        log_ratio = np.log(np.clip(ratio, 1e-12, None))
+        # Fit lag tau only while every shorter lag is still above the floor:
+        # once the correlation is gone, the remaining lags carry only noise.
+        # The first lag below the floor stays in, clipped, as a bound.
+        use = np.ones(ratio.shape, dtype=bool)
+        use[:, 1:] = np.cumprod(ratio[:, :-1] > _FLOOR, axis=1).astype(bool)
+        log_ratio = np.log(np.maximum(ratio, _FLOOR))
         t2 = lags.astype(np.float64) ** 2 - 1.0
-        slope = log_ratio @ t2 / (t2 @ t2)
+        weights = use * t2
+        slope = (weights * log_ratio).sum(axis=1) / (weights * t2).sum(axis=1)
         ell = np.full(slope.shape, np.inf)
         decays = slope < 0
         ell[decays] = np.sqrt(-0.5 / slope[decays])
