@@ -4,13 +4,24 @@ from ._base import clear_data_home, get_data_home
 from ._bccd import fetch_bccd
 from ._blur import estimate_blur
 from ._degrade import add_noise, box_blur, degrade
+from ._plot import plot_sample_frames, save_video_gif
+from ._render import render_video
+from ._summary import high_frequency_energy, summarize_conditions
+from ._synthetic import SyntheticBloodVideos, fetch_synthetic_blood_videos
 
 __all__ = [
+    "SyntheticBloodVideos",
     "add_noise",
     "box_blur",
     "clear_data_home",
     "degrade",
     "estimate_blur",
     "fetch_bccd",
+    "fetch_synthetic_blood_videos",
     "get_data_home",
+    "high_frequency_energy",
+    "plot_sample_frames",
+    "render_video",
+    "save_video_gif",
+    "summarize_conditions",
 ]

@@ -1,0 +1,529 @@
+"""Vectorised rendering of synthetic blood-cell videos (paper Appendix A).
+
+A video is drawn in four array operations, with no Python loop over cells
+(frames are processed in blocks of :data:`FRAME_BLOCK`, see below):
+
+1. **Motion.**  Every cell starts at a uniform random position and moves by
+   the Wiener process of paper Eq. 1: at each frame each coordinate of each
+   cell changes by ``Y * step`` pixels with ``Y = +-1`` drawn at random.  The
+   positions of all cells in all frames are one cumulative sum.  The field of
+   view is periodic (a cell that leaves on one side comes back on the other),
+   so the number of cells in view is exactly the count of the label.
+2. **Impulses.**  The sub-pixel positions are splatted bilinearly onto one
+   grid per cell type and frame with a single :func:`numpy.bincount`.
+3. **Sprites.**  The impulse grids are convolved with the cell sprites by FFT
+   (:mod:`scipy.fft`, circular, matching the periodic field).  The sprites are
+   absorbance profiles: red blood cells (RBCs) are small biconcave discs (paler
+   centre) that absorb mostly green and blue; white blood cells (WBCs) are
+   larger, pale lilac discs with a dark purple nucleus, so they absorb strongly
+   in the red channel where RBCs hardly do.  Absorbances of overlapping cells
+   add up, and the frame is ``background * gain * exp(-absorbance)``
+   (Beer-Lambert), so 5000 overlapping RBCs form a dense textured layer whose
+   mean darkness grows with their number.
+4. **Degradation.**  Box blur of radius ``b`` and then noise are applied by
+   :func:`skcells.datasets.degrade`, the same code used for real images.
+
+Frames are processed in blocks of :data:`FRAME_BLOCK` frames to bound memory;
+the noise of each block has its own random stream, so any subset of frames
+can be rendered on its own and equals the same frames of the whole video.
+"""
+
+import functools
+import numbers
+from collections import namedtuple
+
+import numpy as np
+import scipy.fft
+
+from ._degrade import NOISE_LAWS, _check_blur, _check_level, degrade
+
+__all__ = ["render_video"]
+
+#: Frames rendered, blurred and noised together; each block has its own
+#: noise stream (part of the definition of the data: changing it changes
+#: the noise of every video).
+FRAME_BLOCK = 10
+
+#: Depth of the central dimple of a red blood cell (0: flat disc).
+RBC_DIMPLE = 0.4
+
+#: Sub-samples per pixel and axis used to integrate the sprites.
+_SUPERSAMPLE = 8
+
+DEFAULT_BACKGROUND = (245.0, 240.0, 235.0)
+DEFAULT_RBC_ABSORBANCE = (0.02, 0.09, 0.08)
+DEFAULT_WBC_ABSORBANCE = (0.16, 0.13, 0.03)
+DEFAULT_NUCLEUS_ABSORBANCE = (0.9, 1.0, 0.35)
+
+# The appearance parameters that determine the sprite kernels (hashable, so
+# the kernels are computed once per process and configuration).
+_Appearance = namedtuple(
+    "_Appearance",
+    [
+        "size",
+        "rbc_radius",
+        "wbc_radius",
+        "nucleus_ratio",
+        "rbc_absorbance",
+        "wbc_absorbance",
+        "nucleus_absorbance",
+    ],
+)
+
+
+def render_video(
+    rbc_count,
+    wbc_count,
+    *,
+    n_frames=100,
+    size=128,
+    blur=0,
+    noise=0.0,
+    noise_law="gaussian",
+    step=1.0,
+    rbc_radius=0.025,
+    wbc_radius=0.035,
+    nucleus_ratio=0.5,
+    rbc_absorbance=DEFAULT_RBC_ABSORBANCE,
+    wbc_absorbance=DEFAULT_WBC_ABSORBANCE,
+    nucleus_absorbance=DEFAULT_NUCLEUS_ABSORBANCE,
+    background=DEFAULT_BACKGROUND,
+    illumination_jitter=0.02,
+    frames=None,
+    random_state=None,
+):
+    """Render one video of moving red and white blood cells.
+
+    The video is a pure function of its arguments: the same ``random_state``
+    gives the same bytes.  See the module documentation for the model.
+
+    Parameters
+    ----------
+    rbc_count : int
+        Number of red blood cells in view (``>= 0``).
+    wbc_count : int
+        Number of white blood cells in view (``>= 0``).
+    n_frames : int, default=100
+        Number of frames (``>= 1``).
+    size : int, default=128
+        Height and width of the frames in pixels (``>= 4``).
+    blur : int, default=0
+        Box-blur radius ``b`` in pixels, in ``[0, 10]``.
+    noise : float, default=0.0
+        Noise level in ``[0, 1]``: the standard deviation as a fraction of
+        255 (see :func:`skcells.datasets.add_noise`).
+    noise_law : {"gaussian", "poisson"}, default="gaussian"
+        The noise model.
+    step : float, default=1.0
+        Displacement in pixels of each coordinate of each cell per frame
+        (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
+        a coordinate has moved by ``step * sqrt(n)`` pixels on average (rms).
+        ``0`` freezes the cells.
+    rbc_radius : float, default=0.025
+        RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
+        ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames
+        show the same scene at a lower resolution.
+    wbc_radius : float, default=0.045
+        WBC radius as a fraction of ``size`` (5.8 px at 128 px), in
+        ``(0, 0.5]``.
+    nucleus_ratio : float, default=0.55
+        WBC nucleus radius as a fraction of the WBC radius, in ``[0, 1]``.
+    rbc_absorbance : tuple of 3 float, default=(0.02, 0.09, 0.08)
+        Optical density of one RBC at full thickness in the red, green and
+        blue channels (``>= 0``).
+    wbc_absorbance : tuple of 3 float, default=(0.30, 0.22, 0.04)
+        Optical density of the WBC cytoplasm (pale lilac) per channel.
+    nucleus_absorbance : tuple of 3 float, default=(1.2, 1.4, 0.45)
+        Optical density added by the WBC nucleus (dark purple) per channel.
+    background : tuple of 3 float, default=(245.0, 240.0, 235.0)
+        Intensity of an empty field per channel, in ``[0, 255]``.
+    illumination_jitter : float, default=0.02
+        Standard deviation of the log of a random per-video, per-channel gain
+        on the illumination (recordings differ in brightness and white
+        balance), in ``[0, 1]``.  ``0`` disables it.
+    frames : array-like of int, default=None
+        Indices of the frames to return, in ``[0, n_frames)``; all frames
+        when None.  Rendering a subset is cheaper and gives exactly the same
+        frames as slicing the whole video.
+    random_state : int or numpy.random.SeedSequence, default=None
+        Seed of the video (cell positions, motion, illumination and noise).
+        None draws fresh entropy.
+
+    Returns
+    -------
+    video : ndarray of shape (n_frames, 3, size, size), dtype uint8
+        The frames (``len(frames)`` of them when ``frames`` is given).
+
+    Examples
+    --------
+    >>> from skcells.datasets import render_video
+    >>> video = render_video(5000, 200, n_frames=4, size=32, blur=2, noise=0.1,
+    ...                      random_state=0)
+    >>> video.shape, video.dtype
+    ((4, 3, 32, 32), dtype('uint8'))
+    >>> bool((video[0] != video[3]).any())  # the cells move
+    True
+    """
+    rbc_count = _check_int(rbc_count, "rbc_count", low=0)
+    wbc_count = _check_int(wbc_count, "wbc_count", low=0)
+    n_frames = _check_int(n_frames, "n_frames", low=1)
+    blur = _check_blur(blur, "blur")
+    noise = _check_level(noise, "noise")
+    params = check_render_params(
+        size=size,
+        noise_law=noise_law,
+        step=step,
+        rbc_radius=rbc_radius,
+        wbc_radius=wbc_radius,
+        nucleus_ratio=nucleus_ratio,
+        rbc_absorbance=rbc_absorbance,
+        wbc_absorbance=wbc_absorbance,
+        nucleus_absorbance=nucleus_absorbance,
+        background=background,
+        illumination_jitter=illumination_jitter,
+    )
+    frames = _check_frames(frames, n_frames)
+    seed = _as_seed_sequence(random_state)
+    return _render(rbc_count, wbc_count, blur, noise, n_frames, frames, seed, params)
+
+
+def check_render_params(
+    *,
+    size,
+    noise_law,
+    step,
+    rbc_radius,
+    wbc_radius,
+    nucleus_ratio,
+    rbc_absorbance,
+    wbc_absorbance,
+    nucleus_absorbance,
+    background,
+    illumination_jitter,
+):
+    """Validate the appearance parameters of :func:`render_video`.
+
+    Returns
+    -------
+    params : dict
+        The parameters as plain Python ``int``, ``float``, ``str`` and tuples
+        of ``float`` (JSON-serialisable and hashable).
+    """
+    if noise_law not in NOISE_LAWS:
+        raise ValueError(f"noise_law must be one of {NOISE_LAWS}, got {noise_law!r}.")
+    return {
+        "size": _check_int(size, "size", low=4),
+        "noise_law": noise_law,
+        "step": _check_real(step, "step", low=0),
+        "rbc_radius": _check_real(rbc_radius, "rbc_radius", low=0, high=0.5, open_=1),
+        "wbc_radius": _check_real(wbc_radius, "wbc_radius", low=0, high=0.5, open_=1),
+        "nucleus_ratio": _check_real(nucleus_ratio, "nucleus_ratio", low=0, high=1),
+        "rbc_absorbance": _check_triple(rbc_absorbance, "rbc_absorbance", high=None),
+        "wbc_absorbance": _check_triple(wbc_absorbance, "wbc_absorbance", high=None),
+        "nucleus_absorbance": _check_triple(
+            nucleus_absorbance, "nucleus_absorbance", high=None
+        ),
+        "background": _check_triple(background, "background", high=255),
+        "illumination_jitter": _check_real(
+            illumination_jitter, "illumination_jitter", low=0, high=1
+        ),
+    }
+
+
+def _render(rbc_count, wbc_count, blur, noise, n_frames, frames, seed, params):
+    """Render validated inputs; see :func:`render_video`."""
+    size = params["size"]
+    appearance = _Appearance(
+        size,
+        params["rbc_radius"],
+        params["wbc_radius"],
+        params["nucleus_ratio"],
+        params["rbc_absorbance"],
+        params["wbc_absorbance"],
+        params["nucleus_absorbance"],
+    )
+    kernels = _sprite_kernels(appearance)
+    positions, cell_type = _all_positions(
+        rbc_count, wbc_count, n_frames, size, params["step"], seed
+    )
+    light = _illumination(params, _child(seed, 2))
+    noise_seed = _child(seed, 3)
+    wanted = np.arange(n_frames) if frames is None else frames
+    out = np.empty((wanted.size, 3, size, size), dtype=np.uint8)
+    # Blocks of frames bound the memory (a few MB per block whatever the
+    # video length) and give every block its own noise stream.
+    for block in np.unique(wanted // FRAME_BLOCK):
+        t0 = int(block) * FRAME_BLOCK
+        t1 = min(t0 + FRAME_BLOCK, n_frames)
+        clean = _clean_frames(positions[t0:t1], cell_type, kernels, light, size)
+        rs = None
+        if noise > 0:
+            rs = np.random.RandomState(np.random.MT19937(_child(noise_seed, block)))
+        noisy = degrade(
+            clean[None],
+            blur=blur,
+            noise=noise,
+            law=params["noise_law"],
+            random_state=rs,
+        )[0]
+        in_block = (wanted >= t0) & (wanted < t1)
+        out[in_block] = noisy[wanted[in_block] - t0]
+    return out
+
+
+def _clean_frames(positions, cell_type, kernels, light, size):
+    """Sharp float32 frames of shape (t, 3, size, size) before degradation."""
+    impulses = _splat(positions, cell_type, size)
+    spectrum = scipy.fft.rfft2(impulses, workers=1)
+    # absorbance spectrum of every frame and channel: sum over the cell types
+    mixed = spectrum[0][:, None] * kernels[0] + spectrum[1][:, None] * kernels[1]
+    od = scipy.fft.irfft2(mixed, s=(size, size), workers=1)
+    frames = np.exp(-od)
+    frames *= light[None, :, None, None]
+    return frames
+
+
+def _splat(positions, cell_type, size):
+    """Bilinear splat of cell positions onto one grid per cell type and frame.
+
+    Parameters
+    ----------
+    positions : ndarray of shape (t, n_cells, 2)
+        Row and column of every cell in every frame (any real value; the
+        grid is periodic).
+    cell_type : ndarray of shape (n_cells,)
+        0 for RBCs, 1 for WBCs.
+    size : int
+        Grid side.
+
+    Returns
+    -------
+    impulses : ndarray of shape (2, t, size, size), dtype float32
+        The cells' weights; each cell contributes a total of exactly 1.
+    """
+    t = positions.shape[0]
+    hw = size * size
+    base = np.floor(positions)
+    frac = positions - base
+    corner = base.astype(np.intp) % size
+    y0, x0 = corner[..., 0], corner[..., 1]
+    y1, x1 = (y0 + 1) % size, (x0 + 1) % size
+    fy, fx = frac[..., 0], frac[..., 1]
+    offset = cell_type[None, :] * (t * hw) + (np.arange(t) * hw)[:, None]
+    index = np.stack(
+        [
+            offset + y0 * size + x0,
+            offset + y0 * size + x1,
+            offset + y1 * size + x0,
+            offset + y1 * size + x1,
+        ]
+    )
+    weight = np.stack(
+        [(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], dtype=np.float64
+    )
+    grid = np.bincount(index.ravel(), weights=weight.ravel(), minlength=2 * t * hw)
+    return grid.astype(np.float32).reshape(2, t, size, size)
+
+
+def _all_positions(rbc_count, wbc_count, n_frames, size, step, seed):
+    """Positions of all cells, RBCs first, and their type codes."""
+    rbc = cell_positions(rbc_count, n_frames, size, step, _child(seed, 0))
+    wbc = cell_positions(wbc_count, n_frames, size, step, _child(seed, 1))
+    cell_type = np.repeat(np.array([0, 1], dtype=np.intp), [rbc_count, wbc_count])
+    return np.concatenate([rbc, wbc], axis=1), cell_type
+
+
+def cell_positions(n_cells, n_frames, size, step, seed):
+    """Brownian trajectories of cells (paper Eq. 1) in a periodic field.
+
+    Parameters
+    ----------
+    n_cells : int
+        Number of cells.
+    n_frames : int
+        Number of frames.
+    size : int
+        Side of the periodic field in pixels.
+    step : float
+        Pixels moved per frame and coordinate.
+    seed : numpy.random.SeedSequence
+        Seed of the start positions and of the ``+-1`` steps.
+
+    Returns
+    -------
+    positions : ndarray of shape (n_frames, n_cells, 2), dtype float32
+        Row and column of each cell in each frame, unwrapped: the field is
+        periodic, so a cell is drawn at its position modulo ``size``.
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    start = rng.random((n_cells, 2), dtype=np.float32) * np.float32(size)
+    n_steps = (n_frames - 1) * n_cells * 2
+    bits = np.unpackbits(np.frombuffer(rng.bytes(-(-n_steps // 8)), dtype=np.uint8))
+    steps = bits[:n_steps].reshape(n_frames - 1, n_cells, 2).astype(np.int8) * 2 - 1
+    walk = np.zeros((n_frames, n_cells, 2), dtype=np.float32)
+    np.cumsum(steps, axis=0, dtype=np.float32, out=walk[1:])
+    walk *= np.float32(step)
+    walk += start
+    return walk
+
+
+def _illumination(params, seed):
+    """Per-channel intensity of the empty field, with a random gain."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    gain = np.exp(params["illumination_jitter"] * rng.standard_normal(3))
+    return (np.asarray(params["background"]) * gain).astype(np.float32)
+
+
+def sprite_profiles(size, rbc_radius, wbc_radius, nucleus_ratio):
+    """Pixel-integrated cell profiles centred on pixel (0, 0) of a periodic grid.
+
+    Parameters
+    ----------
+    size : int
+        Grid side in pixels.
+    rbc_radius, wbc_radius : float
+        Radii as fractions of ``size``.
+    nucleus_ratio : float
+        Nucleus radius as a fraction of the WBC radius.
+
+    Returns
+    -------
+    profiles : ndarray of shape (3, size, size), dtype float32
+        RBC thickness (a biconcave disc with a dimple of depth
+        :data:`RBC_DIMPLE`), WBC cytoplasm disc and WBC nucleus disc, each
+        averaged over ``8 x 8`` sub-samples per pixel with a one-pixel soft
+        edge, and scaled so that its sum is the area (thickness integral) of
+        the exact shape.
+    """
+    sub = (np.arange(_SUPERSAMPLE) + 0.5) / _SUPERSAMPLE - 0.5
+    coord = (np.arange(size)[None, :] + sub[:, None] + size / 2) % size - size / 2
+    r = np.hypot(coord[:, None, :, None], coord[None, :, None, :])
+    r_rbc = rbc_radius * size
+    r_wbc = wbc_radius * size
+    r_nuc = nucleus_ratio * r_wbc
+    rbc = _soft_disc(r, r_rbc) * (1 - RBC_DIMPLE * np.exp(-((r / (0.5 * r_rbc)) ** 2)))
+    profiles = np.stack([rbc, _soft_disc(r, r_wbc), _soft_disc(r, r_nuc)])
+    profiles = profiles.mean(axis=(1, 2))
+    # The soft edge adds about pi/12 px^2 to every disc, which matters for
+    # sub-pixel cells: rescale each profile to the integral of its exact,
+    # hard-edged shape so that a cell covers the same fraction of the frame
+    # at every resolution.
+    exact = np.pi * np.array(
+        [
+            r_rbc**2 - RBC_DIMPLE * (0.5 * r_rbc) ** 2 * (1 - np.exp(-4.0)),
+            r_wbc**2,
+            r_nuc**2,
+        ]
+    )
+    total = profiles.sum(axis=(1, 2))
+    scale = np.divide(exact, total, out=np.zeros(3), where=total > 0)
+    return (profiles * scale[:, None, None]).astype(np.float32)
+
+
+def _soft_disc(r, radius):
+    """Indicator of ``r < radius`` with a linear one-pixel edge."""
+    return np.clip(radius - r + 0.5, 0.0, 1.0) if radius > 0 else np.zeros_like(r)
+
+
+@functools.lru_cache(maxsize=8)
+def _sprite_kernels(appearance):
+    """FFT of the absorbance sprites, shape (2 cell types, 3 channels, H, W//2+1)."""
+    rbc, cyto, nucleus = sprite_profiles(
+        appearance.size,
+        appearance.rbc_radius,
+        appearance.wbc_radius,
+        appearance.nucleus_ratio,
+    )
+    a_rbc = np.asarray(appearance.rbc_absorbance, dtype=np.float32)[:, None, None]
+    a_wbc = np.asarray(appearance.wbc_absorbance, dtype=np.float32)[:, None, None]
+    a_nuc = np.asarray(appearance.nucleus_absorbance, dtype=np.float32)[:, None, None]
+    sprites = np.stack([a_rbc * rbc, a_wbc * cyto + a_nuc * nucleus])
+    kernels = scipy.fft.rfft2(sprites, workers=1)
+    kernels.flags.writeable = False  # shared by every call through the cache
+    return kernels
+
+
+def _child(seed, key):
+    """The ``key``-th independent child of a SeedSequence, without mutating it."""
+    return np.random.SeedSequence(
+        entropy=seed.entropy,
+        spawn_key=(*seed.spawn_key, int(key)),
+        pool_size=seed.pool_size,
+    )
+
+
+def _as_seed_sequence(random_state):
+    """Turn an int, a SeedSequence or None into a SeedSequence."""
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if random_state is None:
+        return np.random.SeedSequence()
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        raise TypeError(
+            "random_state must be a non-negative int, a numpy.random.SeedSequence "
+            f"or None, got {random_state!r}."
+        )
+    if random_state < 0:
+        raise ValueError(
+            f"random_state must be a non-negative int, got {random_state!r}."
+        )
+    return np.random.SeedSequence(int(random_state))
+
+
+def _check_frames(frames, n_frames):
+    """Validate frame indices: a 1-D array of ints in [0, n_frames)."""
+    if frames is None:
+        return None
+    arr = np.asarray(frames)
+    if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(
+            f"frames must be a 1-D sequence of integers in [0, {n_frames}), "
+            f"got {frames!r}."
+        )
+    if arr.size and (arr.min() < 0 or arr.max() >= n_frames):
+        raise ValueError(
+            f"frames must be a 1-D sequence of integers in [0, {n_frames}), "
+            f"got {frames!r}."
+        )
+    return arr.astype(np.intp)
+
+
+def _check_int(value, name, *, low=None):
+    """Validate an integer (not a bool, not a float) ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}.")
+    if not isinstance(value, numbers.Integral) or (low is not None and value < low):
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    return int(value)
+
+
+def _check_real(value, name, *, low=None, high=None, open_=0):
+    """Validate a finite real in ``[low, high]`` (``open_=1``: ``low`` excluded)."""
+    accepted = f"a real number in {'(' if open_ else '['}{low}, {high}]"
+    if high is None:
+        accepted = f"a real number {'>' if open_ else '>='} {low}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {accepted}, got {value!r}.")
+    bad = not np.isfinite(value)
+    bad |= low is not None and (value <= low if open_ else value < low)
+    bad |= high is not None and value > high
+    if bad:
+        raise ValueError(f"{name} must be {accepted}, got {value!r}.")
+    return float(value)
+
+
+def _check_triple(value, name, *, high):
+    """Validate three finite non-negative reals (one per RGB channel)."""
+    accepted = "3 real numbers >= 0" + (f" and <= {high}" if high else "")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {accepted}, got {value!r}.") from None
+    if (
+        arr.shape != (3,)
+        or not np.all(np.isfinite(arr))
+        or np.any(arr < 0)
+        or (high is not None and np.any(arr > high))
+    ):
+        raise ValueError(f"{name} must be {accepted}, got {value!r}.")
+    return tuple(float(v) for v in arr)

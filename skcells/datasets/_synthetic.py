@@ -1,0 +1,925 @@
+"""The paper's synthetic dataset of moving blood cells (Section 2, Appendix A).
+
+Every video is a pure function of ``(random_state, index, parameters)``: its
+metadata (cell counts, condition, blur radius, noise level) comes from the
+random stream ``SeedSequence(random_state, spawn_key=(index, 0))`` and its
+pixels from ``SeedSequence(random_state, spawn_key=(index, 1))``.  The
+metadata of all videos is therefore cheap to compute without rendering any
+of them, a :class:`SyntheticBloodVideos` dataset renders any item on demand,
+and :func:`fetch_synthetic_blood_videos` streams the same videos into an
+on-disk cache, byte for byte.
+"""
+
+import importlib.resources
+import logging
+import numbers
+import operator
+import sys
+import time
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+from sklearn.utils import Bunch
+from torch.utils.data import Dataset
+
+from ..curriculum._competence import difficulty_score
+from ._base import (
+    cache_lock,
+    get_data_home,
+    params_hash,
+    verify_manifest,
+    write_manifest,
+)
+from ._degrade import MAX_BLUR
+from ._render import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_NUCLEUS_ABSORBANCE,
+    DEFAULT_RBC_ABSORBANCE,
+    DEFAULT_WBC_ABSORBANCE,
+    _check_int,
+    _check_real,
+    _render,
+    check_render_params,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SyntheticBloodVideos", "fetch_synthetic_blood_videos"]
+
+#: The imaging conditions, in the order of their probabilities.
+CONDITIONS = ("clear", "blurred", "noisy", "blurred+noisy")
+#: Paper Appendix A: proportions of clear / blurred / noisy / blurred+noisy.
+PAPER_CONDITION_PROBA = (0.130, 0.304, 0.217, 0.349)
+TARGETS = ("wbc", "rbc")
+TARGET_NAMES = ("low", "high")
+
+# Bump when the generator changes in a way that changes the bytes of a video;
+# it is part of the cache key, so stale caches are never reused.
+_GENERATOR_VERSION = 1
+_CACHE_DIR = "synthetic_blood_videos"
+_DATA_FILE = "data.npy"
+_META_FILE = "metadata.npz"
+_META_KEYS = ("rbc_count", "wbc_count", "condition", "blur", "noise")
+# Aim for tasks of at most this many bytes of video (bounded memory).
+_CHUNK_BYTES = 32 * 2**20
+
+# Processes remember the files whose sha256 they have already checked, keyed
+# by (size, mtime, inode), so that repeated fetches hash a cache only once.
+_VERIFIED = {}
+_RACY_SECONDS = 2
+
+_GENERATION_DOC = """\
+    rbc_mean : float, default=5000.0
+        Mean number of red blood cells per video (``>= 0``).
+    rbc_std : float, default=97.9
+        Standard deviation of the RBC count (``>= 0``).  Counts are drawn
+        from a normal law, rounded and clipped at 0.
+    wbc_mean : float, default=202.0
+        Mean number of white blood cells per video (``>= 0``).
+    wbc_std : float, default=95.5
+        Standard deviation of the WBC count (``>= 0``).
+    condition_proba : tuple of 4 float, default=(0.130, 0.304, 0.217, 0.349)
+        Probabilities of the conditions ``"clear"``, ``"blurred"``,
+        ``"noisy"`` and ``"blurred+noisy"``; non-negative, summing to 1.
+    blur_range : tuple of 2 int, default=(1, 10)
+        Inclusive range of the box-blur radius ``b`` of the blurred
+        conditions (uniform integer); within ``[0, 10]``.  Other videos have
+        ``b = 0``.
+    noise_range : tuple of 2 float, default=(0.05, 0.3)
+        Range of the noise level of the noisy conditions (uniform), within
+        ``[0, 1]``; the level is the noise standard deviation as a fraction
+        of 255.  Other videos have no noise.
+    noise_law : {"gaussian", "poisson"}, default="gaussian"
+        The noise model (see :func:`skcells.datasets.add_noise`).
+    step : float, default=1.0
+        Brownian step in pixels per frame and coordinate (paper Eq. 1).
+    rbc_radius : float, default=0.025
+        RBC radius as a fraction of ``size``.
+    wbc_radius : float, default=0.035
+        WBC radius as a fraction of ``size``.
+    nucleus_ratio : float, default=0.5
+        WBC nucleus radius as a fraction of the WBC radius.
+    rbc_absorbance : tuple of 3 float, default=(0.02, 0.09, 0.08)
+        Optical density of one RBC per RGB channel.
+    wbc_absorbance : tuple of 3 float, default=(0.16, 0.13, 0.03)
+        Optical density of the WBC cytoplasm per RGB channel.
+    nucleus_absorbance : tuple of 3 float, default=(0.9, 1.0, 0.35)
+        Optical density added by the WBC nucleus per RGB channel.
+    background : tuple of 3 float, default=(245.0, 240.0, 235.0)
+        Intensity of an empty field per RGB channel.
+    illumination_jitter : float, default=0.02
+        Standard deviation of the log of a random per-video, per-channel
+        illumination gain.
+    alpha : float, default=0.5
+        Weight of the blur term of the difficulty (paper Eq. 2).
+    beta : float, default=None
+        Weight of the count term of the difficulty; ``1 - alpha`` when None.
+    distance_rule : {"boundary", "literal"}, default="boundary"
+        ``"boundary"``: a count close to the mean (the class boundary) is
+        hard; ``"literal"``: the paper's literal reading, a count far from
+        the mean is hard.  See :func:`skcells.curriculum.difficulty_score`.
+"""
+
+
+class _Config:
+    """Validated generation parameters shared by the dataset and the fetcher.
+
+    Holds only plain Python values, so it pickles cheaply to worker
+    processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_videos,
+        n_frames,
+        size,
+        target,
+        random_state,
+        rbc_mean,
+        rbc_std,
+        wbc_mean,
+        wbc_std,
+        condition_proba,
+        blur_range,
+        noise_range,
+        noise_law,
+        step,
+        rbc_radius,
+        wbc_radius,
+        nucleus_ratio,
+        rbc_absorbance,
+        wbc_absorbance,
+        nucleus_absorbance,
+        background,
+        illumination_jitter,
+        alpha,
+        beta,
+        distance_rule,
+    ):
+        self.n_videos = _check_int(n_videos, "n_videos", low=1)
+        self.n_frames = _check_int(n_frames, "n_frames", low=1)
+        if not isinstance(target, str) or target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
+        self.target = target
+        if isinstance(random_state, bool) or not isinstance(
+            random_state, numbers.Integral
+        ):
+            raise TypeError(
+                "random_state must be a non-negative int (a fixed seed makes "
+                f"every video reproducible), got {random_state!r}."
+            )
+        self.random_state = _check_int(random_state, "random_state", low=0)
+        self.rbc_mean = _check_real(rbc_mean, "rbc_mean", low=0)
+        self.rbc_std = _check_real(rbc_std, "rbc_std", low=0)
+        self.wbc_mean = _check_real(wbc_mean, "wbc_mean", low=0)
+        self.wbc_std = _check_real(wbc_std, "wbc_std", low=0)
+        self.condition_proba = _check_proba(condition_proba)
+        self.blur_range = _check_blur_range(blur_range)
+        self.noise_range = _check_noise_range(noise_range)
+        self.render = check_render_params(
+            size=size,
+            noise_law=noise_law,
+            step=step,
+            rbc_radius=rbc_radius,
+            wbc_radius=wbc_radius,
+            nucleus_ratio=nucleus_ratio,
+            rbc_absorbance=rbc_absorbance,
+            wbc_absorbance=wbc_absorbance,
+            nucleus_absorbance=nucleus_absorbance,
+            background=background,
+            illumination_jitter=illumination_jitter,
+        )
+        self.size = self.render["size"]
+        # difficulty_score validates alpha, beta and distance_rule
+        difficulty_score(
+            [0.0], [0.0], alpha=alpha, beta=beta, distance_rule=distance_rule
+        )
+        self.alpha = float(alpha)
+        self.beta = None if beta is None else float(beta)
+        self.distance_rule = distance_rule
+
+    def video_params(self):
+        """Every parameter the bytes and the stored metadata depend on."""
+        return {
+            "version": _GENERATOR_VERSION,
+            "n_videos": self.n_videos,
+            "n_frames": self.n_frames,
+            "random_state": self.random_state,
+            "rbc_mean": self.rbc_mean,
+            "rbc_std": self.rbc_std,
+            "wbc_mean": self.wbc_mean,
+            "wbc_std": self.wbc_std,
+            "condition_proba": list(self.condition_proba),
+            "blur_range": list(self.blur_range),
+            "noise_range": list(self.noise_range),
+            **{
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in self.render.items()
+            },
+        }
+
+    @property
+    def shape(self):
+        """Shape of the whole dataset array."""
+        return (self.n_videos, self.n_frames, 3, self.size, self.size)
+
+    def item_metadata(self, indices):
+        """Counts, condition code, blur and noise of the given items.
+
+        Each item draws 2 normal and 3 uniform numbers from its own stream;
+        everything else is vectorised.
+        """
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        z = np.empty((indices.size, 2))
+        u = np.empty((indices.size, 3))
+        for k, i in enumerate(indices.tolist()):
+            rng = np.random.Generator(np.random.PCG64(self._seed(i, 0)))
+            z[k] = rng.standard_normal(2)
+            u[k] = rng.random(3)
+        rbc = np.maximum(0, np.rint(self.rbc_mean + self.rbc_std * z[:, 0]))
+        wbc = np.maximum(0, np.rint(self.wbc_mean + self.wbc_std * z[:, 1]))
+        cum = np.cumsum(self.condition_proba)
+        condition = np.minimum(np.searchsorted(cum / cum[-1], u[:, 0], "right"), 3)
+        lo, hi = self.blur_range
+        blurred = (condition == 1) | (condition == 3)
+        blur = np.where(
+            blurred, np.minimum(lo + np.floor(u[:, 1] * (hi - lo + 1)), hi), 0
+        )
+        nlo, nhi = self.noise_range
+        noisy = condition >= 2
+        noise = np.where(noisy, nlo + u[:, 2] * (nhi - nlo), 0.0)
+        return {
+            "rbc_count": rbc.astype(np.int64),
+            "wbc_count": wbc.astype(np.int64),
+            "condition": condition.astype(np.int8),
+            "blur": blur.astype(np.int64),
+            "noise": noise,
+        }
+
+    def labels(self, meta):
+        """Target, distance to the mean and difficulty from stored metadata."""
+        if self.target == "wbc":
+            count, mean, std = meta["wbc_count"], self.wbc_mean, self.wbc_std
+        else:
+            count, mean, std = meta["rbc_count"], self.rbc_mean, self.rbc_std
+        distance = np.abs(count - mean)
+        difficulty = difficulty_score(
+            meta["blur"],
+            distance,
+            alpha=self.alpha,
+            beta=self.beta,
+            max_blur=MAX_BLUR,
+            distance_scale=max(3.0 * std, 1.0),
+            distance_rule=self.distance_rule,
+        )
+        return {
+            "target": (count > mean).astype(np.int64),
+            "distance": distance.astype(float),
+            "difficulty": difficulty,
+        }
+
+    def render_item(self, index, meta, k=0, frames=None):
+        """Render item ``index`` whose metadata is row ``k`` of ``meta``."""
+        return _render(
+            int(meta["rbc_count"][k]),
+            int(meta["wbc_count"][k]),
+            int(meta["blur"][k]),
+            float(meta["noise"][k]),
+            self.n_frames,
+            frames,
+            self._seed(index, 1),
+            self.render,
+        )
+
+    def _seed(self, index, stream):
+        return np.random.SeedSequence(self.random_state, spawn_key=(int(index), stream))
+
+
+class SyntheticBloodVideos(Dataset, Sequence):
+    """The paper's synthetic blood-cell videos, rendered on demand.
+
+    A :class:`torch.utils.data.Dataset` and a :class:`collections.abc.Sequence`
+    of ``n_videos`` items.  Item ``i`` is rendered when it is requested and
+    is a pure function of ``(random_state, i, parameters)``: it does not
+    depend on ``n_videos``, on the other items or on the order of access,
+    and equals row ``i`` of :func:`fetch_synthetic_blood_videos` with the
+    same parameters.  See the User Guide text in ``DESCR`` of the fetcher.
+
+    Parameters
+    ----------
+    n_videos : int, default=1150
+        Number of videos (``>= 1``).
+    n_frames : int, default=100
+        Frames per video (``>= 1``).
+    size : int, default=128
+        Height and width of the frames in pixels (``>= 4``).
+    target : {"wbc", "rbc"}, default="wbc"
+        Which count the label describes: 1 when the video's count of that
+        cell type is above the distribution mean, else 0.
+    frames : int, slice or array-like of int, default=None
+        Frames returned per item.  None: all frames, a video of shape
+        ``(n_frames, 3, size, size)``.  An int ``f``: the single frame ``f``,
+        an image of shape ``(3, size, size)`` (a single-frame dataset).  A
+        slice or a sequence of indices: those frames, ``(k, 3, size, size)``.
+        Only the requested frames are rendered.
+    transform : callable, default=None
+        Called as ``transform(video)`` on the uint8 :class:`numpy.ndarray`
+        described by ``frames``; its return value is returned instead.
+    target_transform : callable, default=None
+        Called as ``target_transform(target)`` on the int label; its return
+        value is returned instead.
+    random_state : int, default=0
+        Seed of the whole dataset (non-negative).
+    <generation parameters>
+    Attributes
+    ----------
+    metadata : pandas.DataFrame
+        One row per video, computed without rendering: ``rbc_count``,
+        ``wbc_count``, ``condition`` (categorical), ``blur``, ``noise``,
+        ``distance`` (``|count - mean|`` of the target count),
+        ``difficulty`` (paper Eq. 2, in ``[0, 1]``) and ``target``.
+    targets : ndarray of shape (n_videos,)
+        The labels, as in ``metadata["target"]``.
+
+    See Also
+    --------
+    fetch_synthetic_blood_videos : The same videos, cached on disk.
+    render_video : Render one video from explicit counts.
+
+    Examples
+    --------
+    >>> from skcells.datasets import SyntheticBloodVideos
+    >>> ds = SyntheticBloodVideos(8, n_frames=4, size=32, random_state=0)
+    >>> video, target = ds[0]
+    >>> video.shape, video.dtype, target in (0, 1)
+    ((4, 3, 32, 32), dtype('uint8'), True)
+    >>> sorted(ds.metadata.columns)[:3]
+    ['blur', 'condition', 'difficulty']
+    >>> frame, _ = SyntheticBloodVideos(8, n_frames=4, size=32, frames=2)[0]
+    >>> bool((frame == video[2]).all())
+    True
+    """
+
+    def __init__(
+        self,
+        n_videos=1150,
+        *,
+        n_frames=100,
+        size=128,
+        target="wbc",
+        frames=None,
+        transform=None,
+        target_transform=None,
+        random_state=0,
+        rbc_mean=5000.0,
+        rbc_std=97.9,
+        wbc_mean=202.0,
+        wbc_std=95.5,
+        condition_proba=PAPER_CONDITION_PROBA,
+        blur_range=(1, 10),
+        noise_range=(0.05, 0.3),
+        noise_law="gaussian",
+        step=1.0,
+        rbc_radius=0.025,
+        wbc_radius=0.035,
+        nucleus_ratio=0.5,
+        rbc_absorbance=DEFAULT_RBC_ABSORBANCE,
+        wbc_absorbance=DEFAULT_WBC_ABSORBANCE,
+        nucleus_absorbance=DEFAULT_NUCLEUS_ABSORBANCE,
+        background=DEFAULT_BACKGROUND,
+        illumination_jitter=0.02,
+        alpha=0.5,
+        beta=None,
+        distance_rule="boundary",
+    ):
+        self._config = _Config(
+            n_videos=n_videos,
+            n_frames=n_frames,
+            size=size,
+            target=target,
+            random_state=random_state,
+            rbc_mean=rbc_mean,
+            rbc_std=rbc_std,
+            wbc_mean=wbc_mean,
+            wbc_std=wbc_std,
+            condition_proba=condition_proba,
+            blur_range=blur_range,
+            noise_range=noise_range,
+            noise_law=noise_law,
+            step=step,
+            rbc_radius=rbc_radius,
+            wbc_radius=wbc_radius,
+            nucleus_ratio=nucleus_ratio,
+            rbc_absorbance=rbc_absorbance,
+            wbc_absorbance=wbc_absorbance,
+            nucleus_absorbance=nucleus_absorbance,
+            background=background,
+            illumination_jitter=illumination_jitter,
+            alpha=alpha,
+            beta=beta,
+            distance_rule=distance_rule,
+        )
+        for name, fn in (
+            ("transform", transform),
+            ("target_transform", target_transform),
+        ):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable or None, got {fn!r}.")
+        self._frame_index, self._single_frame = _check_frame_selection(
+            frames, self._config.n_frames
+        )
+        self.n_videos = self._config.n_videos
+        self.n_frames = self._config.n_frames
+        self.size = self._config.size
+        self.target = target
+        self.frames = frames
+        self.transform = transform
+        self.target_transform = target_transform
+        self.random_state = self._config.random_state
+
+    def __len__(self):
+        return self.n_videos
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(
+                f"index must be an int or a slice, got {type(index).__name__}."
+            ) from None
+        if not -self.n_videos <= i < self.n_videos:
+            raise IndexError(f"index {i} is out of range for {self.n_videos} videos.")
+        i %= self.n_videos
+        meta = self._config.item_metadata([i])
+        video = self._config.render_item(i, meta, frames=self._frame_index)
+        if self._single_frame:
+            video = video[0]
+        target = int(self._config.labels(meta)["target"][0])
+        if self.transform is not None:
+            video = self.transform(video)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return video, target
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(n_videos={self.n_videos}, n_frames="
+            f"{self.n_frames}, size={self.size}, target={self.target!r}, "
+            f"random_state={self.random_state})"
+        )
+
+    @cached_property
+    def metadata(self):
+        """Per-video metadata as a :class:`pandas.DataFrame` (no rendering)."""
+        meta = self._config.item_metadata(np.arange(self.n_videos))
+        return _metadata_frame(meta, self._config.labels(meta))
+
+    @property
+    def targets(self):
+        """The labels of all videos, an int ndarray of shape (n_videos,)."""
+        return self.metadata["target"].to_numpy()
+
+
+def _metadata_frame(meta, labels):
+    """Build the metadata DataFrame from stored metadata and derived labels."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "rbc_count": meta["rbc_count"],
+            "wbc_count": meta["wbc_count"],
+            "condition": pd.Categorical.from_codes(
+                meta["condition"].astype(np.int64), categories=list(CONDITIONS)
+            ),
+            "blur": meta["blur"],
+            "noise": meta["noise"],
+            "distance": labels["distance"],
+            "difficulty": labels["difficulty"],
+            "target": labels["target"],
+        }
+    )
+
+
+def fetch_synthetic_blood_videos(
+    *,
+    n_videos=1150,
+    n_frames=100,
+    size=128,
+    target="wbc",
+    data_home=None,
+    random_state=0,
+    return_X_y=False,
+    n_jobs=None,
+    check_hash=True,
+    force=False,
+    verbose=None,
+    rbc_mean=5000.0,
+    rbc_std=97.9,
+    wbc_mean=202.0,
+    wbc_std=95.5,
+    condition_proba=PAPER_CONDITION_PROBA,
+    blur_range=(1, 10),
+    noise_range=(0.05, 0.3),
+    noise_law="gaussian",
+    step=1.0,
+    rbc_radius=0.025,
+    wbc_radius=0.035,
+    nucleus_ratio=0.5,
+    rbc_absorbance=DEFAULT_RBC_ABSORBANCE,
+    wbc_absorbance=DEFAULT_WBC_ABSORBANCE,
+    nucleus_absorbance=DEFAULT_NUCLEUS_ABSORBANCE,
+    background=DEFAULT_BACKGROUND,
+    illumination_jitter=0.02,
+    alpha=0.5,
+    beta=None,
+    distance_rule="boundary",
+):
+    """Load the synthetic blood-cell videos, rendering them once into a cache.
+
+    The first call renders the videos chunk by chunk (bounded memory, in
+    parallel with ``n_jobs``) into
+    ``get_data_home(data_home) / "synthetic_blood_videos" / <key>``, where
+    the key is a hash of every parameter that changes the pixels; the folder
+    is written under a temporary name and renamed when complete, under an
+    inter-process lock.  Later calls reuse it after checking it against its
+    manifest.  ``target``, ``alpha``, ``beta`` and ``distance_rule`` only
+    change the labels and difficulties, which are recomputed from the stored
+    counts, so they share one cache.
+
+    Read more in the dataset description (``DESCR``).
+
+    Parameters
+    ----------
+    n_videos : int, default=1150
+        Number of videos (``>= 1``).
+    n_frames : int, default=100
+        Frames per video (``>= 1``).
+    size : int, default=128
+        Height and width of the frames in pixels (``>= 4``).
+    target : {"wbc", "rbc"}, default="wbc"
+        Which count the label describes: 1 when the count of that cell type
+        is above the distribution mean, else 0.
+    data_home : str or path-like, default=None
+        Folder of the caches; see :func:`skcells.datasets.get_data_home`.
+    random_state : int, default=0
+        Seed of the whole dataset (non-negative).
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    n_jobs : int, default=None
+        Worker processes rendering chunks of videos (joblib); None means 1,
+        -1 all cores.  The bytes do not depend on it.
+    check_hash : bool, default=True
+        Verify the sha256 of the cached files before reusing them (about
+        1 s per GB, 4 s for the paper-size set; a process re-hashes a cache
+        it has verified only when a file's size or modification time
+        changed).
+        With False only the file sizes are checked.  A cache that fails the
+        check is rebuilt, never returned.
+    force : bool, default=False
+        Rebuild the cache even if a valid one exists.
+    verbose : bool, default=None
+        Show a progress bar while rendering; None shows it when standard
+        error is a terminal.
+    <generation parameters>
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        data : numpy.memmap of shape (n_videos, n_frames, 3, size, size)
+            The videos, uint8, read-only, memory-mapped from the cache.
+        target : ndarray of shape (n_videos,)
+            1 when the ``target`` count is above its mean, else 0.
+        target_names : ndarray of shape (2,)
+            ``["low", "high"]``.
+        rbc_count, wbc_count : ndarray of shape (n_videos,)
+            Number of red and white blood cells in each video.
+        blur : ndarray of shape (n_videos,)
+            Box-blur radius ``b`` of each video (0 when not blurred).
+        noise : ndarray of shape (n_videos,)
+            Noise level of each video (0 when not noisy).
+        condition : ndarray of shape (n_videos,)
+            ``"clear"``, ``"blurred"``, ``"noisy"`` or ``"blurred+noisy"``.
+        distance : ndarray of shape (n_videos,)
+            ``|count - mean|`` of the ``target`` count.
+        difficulty : ndarray of shape (n_videos,)
+            Paper Eq. 2, ``alpha * b / 10 + beta * l`` in ``[0, 1]``, where
+            ``l`` is the normalised count term (see ``distance_rule``) with
+            distances scaled by three standard deviations of the count.
+        DESCR : str
+            Description of the dataset.
+        cache_path : str
+            The cache folder.
+        params : dict
+            The generation parameters.
+
+    (data, target) : tuple if ``return_X_y`` is True
+        The memmap of videos and the labels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skcells.datasets import fetch_synthetic_blood_videos
+    >>> bunch = fetch_synthetic_blood_videos(
+    ...     n_videos=6, n_frames=3, size=16, data_home=tempfile.mkdtemp())
+    >>> bunch.data.shape, bunch.data.dtype
+    ((6, 3, 3, 16, 16), dtype('uint8'))
+    >>> bunch.target.shape, sorted(set(bunch.condition)) <= sorted(
+    ...     ["clear", "blurred", "noisy", "blurred+noisy"])
+    ((6,), True)
+    """
+    config = _Config(
+        n_videos=n_videos,
+        n_frames=n_frames,
+        size=size,
+        target=target,
+        random_state=random_state,
+        rbc_mean=rbc_mean,
+        rbc_std=rbc_std,
+        wbc_mean=wbc_mean,
+        wbc_std=wbc_std,
+        condition_proba=condition_proba,
+        blur_range=blur_range,
+        noise_range=noise_range,
+        noise_law=noise_law,
+        step=step,
+        rbc_radius=rbc_radius,
+        wbc_radius=wbc_radius,
+        nucleus_ratio=nucleus_ratio,
+        rbc_absorbance=rbc_absorbance,
+        wbc_absorbance=wbc_absorbance,
+        nucleus_absorbance=nucleus_absorbance,
+        background=background,
+        illumination_jitter=illumination_jitter,
+        alpha=alpha,
+        beta=beta,
+        distance_rule=distance_rule,
+    )
+    for name, flag in (
+        ("return_X_y", return_X_y),
+        ("check_hash", check_hash),
+        ("force", force),
+    ):
+        if not isinstance(flag, bool | np.bool_):
+            raise TypeError(f"{name} must be a bool, got {flag!r}.")
+    if verbose is not None and not isinstance(verbose, bool | numbers.Integral):
+        raise TypeError(f"verbose must be a bool or None, got {verbose!r}.")
+    n_jobs = _check_n_jobs(n_jobs)
+
+    params = config.video_params()
+    key = params_hash(params)
+    folder = get_data_home(data_home) / _CACHE_DIR / key[:20]
+    if force or not _cache_is_valid(folder, config, key, check_hash):
+        with cache_lock(folder):
+            # another process may have finished the cache while we waited
+            if force or not _cache_is_valid(folder, config, key, check_hash):
+                _build_cache(folder, config, key, n_jobs=n_jobs, verbose=verbose)
+    else:
+        logger.info("reusing the synthetic blood-cell videos in %s", folder)
+
+    with np.load(folder / _META_FILE) as npz:
+        meta = {k: npz[k] for k in _META_KEYS}
+    data = np.load(folder / _DATA_FILE, mmap_mode="r")
+    labels = config.labels(meta)
+    if return_X_y:
+        return data, labels["target"]
+    return Bunch(
+        data=data,
+        target=labels["target"],
+        target_names=np.array(TARGET_NAMES),
+        rbc_count=meta["rbc_count"],
+        wbc_count=meta["wbc_count"],
+        blur=meta["blur"],
+        noise=meta["noise"],
+        condition=np.array(CONDITIONS)[meta["condition"].astype(np.intp)],
+        distance=labels["distance"],
+        difficulty=labels["difficulty"],
+        DESCR=_load_descr(),
+        cache_path=str(folder),
+        params={
+            **params,
+            "target": config.target,
+            "alpha": config.alpha,
+            "beta": config.beta,
+            "distance_rule": config.distance_rule,
+        },
+    )
+
+
+for _obj in (SyntheticBloodVideos, fetch_synthetic_blood_videos):
+    _obj.__doc__ = _obj.__doc__.replace(
+        "    <generation parameters>\n", _GENERATION_DOC
+    )
+
+
+def _cache_is_valid(folder, config, key, check_hash):
+    """True when ``folder`` holds a complete, uncorrupted cache of ``config``."""
+    if not (folder / "manifest.json").is_file():
+        return False
+    stamps = _file_stamps(folder)
+    memo = _VERIFIED.get(str(folder))
+    memo_ok = stamps is not None and memo is not None and memo == stamps
+    manifest = verify_manifest(folder, check_hash=check_hash and not memo_ok)
+    if manifest is None:
+        logger.warning("the cache %s is incomplete or corrupted: rebuilding it", folder)
+        return False
+    if manifest.get("key") != key or set(manifest["files"]) != {_DATA_FILE, _META_FILE}:
+        logger.warning("the cache %s does not match its parameters: rebuilding", folder)
+        return False
+    try:
+        shape = np.load(folder / _DATA_FILE, mmap_mode="r").shape
+    except (OSError, ValueError) as exc:
+        logger.warning("the cache %s is unreadable (%s): rebuilding it", folder, exc)
+        return False
+    if shape != config.shape:
+        return False
+    if check_hash:
+        _remember_verified(folder, stamps)
+    return True
+
+
+def _remember_verified(folder, stamps):
+    """Skip hashing these files again in this process while they are unchanged.
+
+    File times have a coarse granularity, so a file modified right after it
+    was hashed could keep its stamp; files younger than
+    ``_RACY_SECONDS`` are therefore never remembered (and get hashed again).
+    """
+    if stamps is None:
+        return
+    newest = max(mtime for _, _, mtime, _ in stamps)
+    if time.time_ns() - newest > _RACY_SECONDS * 1e9:
+        _VERIFIED[str(folder)] = stamps
+    else:
+        _VERIFIED.pop(str(folder), None)
+
+
+def _file_stamps(folder):
+    """(name, size, mtime_ns, inode) of the cache files, or None if missing."""
+    try:
+        stats = {
+            n: (folder / n).stat() for n in (_DATA_FILE, _META_FILE, "manifest.json")
+        }
+    except OSError:
+        return None
+    return tuple(
+        (n, s.st_size, s.st_mtime_ns, s.st_ino) for n, s in sorted(stats.items())
+    )
+
+
+def _build_cache(folder, config, key, *, n_jobs, verbose):
+    """Render every video into a new cache folder and move it into place."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    from ._base import atomic_directory
+
+    n = config.n_videos
+    meta = config.item_metadata(np.arange(n))
+    video_bytes = int(np.prod(config.shape[1:]))
+    chunk = max(1, min(-(-n // (4 * n_jobs)), _CHUNK_BYTES // video_bytes))
+    starts = range(0, n, chunk)
+    show = sys.stderr.isatty() if verbose is None else bool(verbose)
+    logger.info("rendering %d synthetic videos into %s", n, folder)
+    with atomic_directory(folder) as tmp:
+        header = np.lib.format.open_memmap(
+            tmp / _DATA_FILE, mode="w+", dtype=np.uint8, shape=config.shape
+        )
+        offset = header.offset
+        del header
+        tasks = (
+            delayed(_render_chunk)(
+                config, s, {k: v[s : s + chunk] for k, v in meta.items()}
+            )
+            for s in starts
+        )
+        parallel = Parallel(
+            n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs"
+        )
+        with (
+            open(tmp / _DATA_FILE, "r+b") as f,
+            tqdm(total=n, unit="video", desc="rendering", disable=not show) as bar,
+        ):
+            f.seek(offset)
+            for videos in parallel(tasks):
+                f.write(videos.data)
+                bar.update(len(videos))
+        np.savez(tmp / _META_FILE, **meta)
+        write_manifest(
+            tmp, [_DATA_FILE, _META_FILE], key=key, params=config.video_params()
+        )
+    _remember_verified(folder, _file_stamps(folder))
+
+
+def _render_chunk(config, start, meta):
+    """Render consecutive videos ``start, start + 1, ...`` (a worker task)."""
+    count = len(meta["blur"])
+    out = np.empty((count, *config.shape[1:]), dtype=np.uint8)
+    for k in range(count):
+        out[k] = config.render_item(start + k, meta, k)
+    return out
+
+
+def _check_n_jobs(n_jobs):
+    """Resolve ``n_jobs`` to a positive number of processes."""
+    from joblib import effective_n_jobs
+
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, numbers.Integral)
+        or n_jobs == 0
+    ):
+        raise ValueError(f"n_jobs must be None or a non-zero int, got {n_jobs!r}.")
+    return effective_n_jobs(n_jobs)
+
+
+def _check_frame_selection(frames, n_frames):
+    """Frame indices to render and whether a single frame was asked for."""
+    if frames is None:
+        return None, False
+    if isinstance(frames, slice):
+        return np.arange(n_frames)[frames], False
+    if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):
+        if not -n_frames <= frames < n_frames:
+            raise ValueError(
+                f"frames must be a frame index in [0, {n_frames}), got {frames!r}."
+            )
+        return np.array([frames % n_frames]), True
+    arr = np.asarray(frames)
+    if (
+        arr.ndim != 1
+        or arr.size == 0
+        or not np.issubdtype(arr.dtype, np.integer)
+        or arr.min() < 0
+        or arr.max() >= n_frames
+    ):
+        raise ValueError(
+            "frames must be None, an int, a slice or a non-empty sequence of "
+            f"frame indices in [0, {n_frames}), got {frames!r}."
+        )
+    return arr.astype(np.intp), False
+
+
+def _check_proba(proba):
+    """Four non-negative probabilities summing to 1, as a tuple of float."""
+    accepted = "4 non-negative numbers summing to 1 (clear, blurred, noisy, both)"
+    try:
+        arr = np.asarray(proba, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"condition_proba must be {accepted}, got {proba!r}.") from None
+    if (
+        arr.shape != (4,)
+        or not np.all(np.isfinite(arr))
+        or np.any(arr < 0)
+        or not np.isclose(arr.sum(), 1.0, rtol=0, atol=1e-6)
+    ):
+        raise ValueError(f"condition_proba must be {accepted}, got {proba!r}.")
+    return tuple(float(p) for p in arr)
+
+
+def _check_blur_range(blur_range):
+    """Two integers ``lo <= hi`` in ``[0, MAX_BLUR]``."""
+    accepted = f"two integers lo <= hi in [0, {MAX_BLUR}]"
+    try:
+        lo, hi = blur_range
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"blur_range must be {accepted}, got {blur_range!r}."
+        ) from None
+    for v in (lo, hi):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise ValueError(f"blur_range must be {accepted}, got {blur_range!r}.")
+    if not 0 <= lo <= hi <= MAX_BLUR:
+        raise ValueError(f"blur_range must be {accepted}, got {blur_range!r}.")
+    return int(lo), int(hi)
+
+
+def _check_noise_range(noise_range):
+    """Two reals ``lo <= hi`` in ``[0, 1]``."""
+    accepted = "two real numbers lo <= hi in [0, 1]"
+    try:
+        lo, hi = noise_range
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"noise_range must be {accepted}, got {noise_range!r}."
+        ) from None
+    for v in (lo, hi):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+            raise ValueError(f"noise_range must be {accepted}, got {noise_range!r}.")
+    if not 0 <= lo <= hi <= 1:
+        raise ValueError(f"noise_range must be {accepted}, got {noise_range!r}.")
+    return float(lo), float(hi)
+
+
+def _load_descr():
+    """The dataset description shipped in ``descr/``."""
+    path = importlib.resources.files("skcells.datasets") / "descr"
+    return (path / "synthetic_blood_videos.rst").read_text(encoding="utf-8")
