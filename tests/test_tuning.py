@@ -5,19 +5,31 @@ import threading
 import numpy as np
 import optuna
 import pytest
+import sklearn
+import torch
 from sklearn.base import BaseEstimator
+from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
+from skcells.curriculum import CurriculumNeuralNetClassifier
+from skcells.multiview import MultiViewClassifier
 from skcells.tuning import (
     PredictTimeObjective,
     PredictTimeSpace,
     best_trial_summary,
     check_n_trials,
     count_states,
+    curriculum_search_space,
     describe_storage,
     load_or_create_study,
     make_storage,
+    training_search,
     trials_table,
+    tune_predict_time,
     write_study_report,
 )
 
@@ -292,8 +304,6 @@ def test_report_of_an_empty_study(tmp_path):
 
 
 def test_objective_rejects_unfitted_and_foreign_estimators():
-    from sklearn.linear_model import LogisticRegression
-
     X, y = np.zeros((4, 3)), np.array([0, 1, 0, 1])
     with pytest.raises(NotFittedError):
         PredictTimeObjective(_Unfitted(), X, y)
@@ -314,3 +324,253 @@ class _Unfitted(BaseEstimator):
     def fit(self, X, y):
         self.estimator_ = None
         return self
+
+
+# ------------------------------------------- predict-time tuning, real classifier
+
+
+class CountingLogisticRegression(LogisticRegression):
+    """Logistic regression that counts every fit in this process."""
+
+    n_fits = 0
+
+    def fit(self, X, y, **kwargs):
+        type(self).n_fits += 1
+        return super().fit(X, y, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    X, y = load_digits(return_X_y=True)
+    return X[:300], y[:300], X[300:420], y[300:420]
+
+
+@pytest.fixture
+def fitted_multiview(digits_split):
+    X_train, y_train, _, _ = digits_split
+    clf = MultiViewClassifier(
+        CountingLogisticRegression(max_iter=300),
+        n_views=3,
+        crop_scale=(0.5, 0.9),
+        random_state=0,
+    )
+    return clf.fit(X_train, y_train)
+
+
+def test_tune_predict_time_never_refits(fitted_multiview, digits_split):
+    _, _, X_val, y_val = digits_split
+    fits_before = CountingLogisticRegression.n_fits
+    inner = fitted_multiview.estimator_
+    params_before = fitted_multiview.get_params(deep=False)
+    space = PredictTimeSpace(
+        n_views=(1, 6), crop_scale_low=(0.3, 0.6), crop_scale_high=(0.6, 1.0)
+    )
+    study = tune_predict_time(
+        fitted_multiview, X_val, y_val, space=space, n_trials=6, random_state=0
+    )
+    assert CountingLogisticRegression.n_fits == fits_before
+    assert fitted_multiview.estimator_ is inner
+    assert fitted_multiview.get_params(deep=False) == params_before
+    assert len(study.trials) == 6
+    assert count_states(study) == {"COMPLETE": 6}
+    for trial in study.trials:
+        params = PredictTimeSpace.to_estimator_params(trial.params)
+        assert trial.user_attrs["crop_scale"] == list(params["crop_scale"])
+    # The best value is reproducible by setting the best parameters on a copy.
+    best = PredictTimeSpace.to_estimator_params(study.best_params)
+    objective = PredictTimeObjective(
+        fitted_multiview, X_val, y_val, space=space, random_state=0
+    )
+    candidate = objective.candidate(best)
+    assert candidate.estimator_ is inner
+    assert candidate.score(X_val, y_val) == pytest.approx(study.best_value)
+    assert CountingLogisticRegression.n_fits == fits_before
+
+
+def test_tune_predict_time_adds_to_a_stored_study(
+    fitted_multiview, digits_split, tmp_path
+):
+    _, _, X_val, y_val = digits_split
+    study = load_or_create_study("mv", out_dir=tmp_path, create=True)
+    tune_predict_time(
+        fitted_multiview,
+        X_val,
+        y_val,
+        space=PredictTimeSpace(n_views=(1, 3)),
+        n_trials=2,
+        study=study,
+        scoring="balanced_accuracy",
+    )
+    again = load_or_create_study("mv", out_dir=tmp_path)
+    assert [t.state.name for t in again.trials] == ["COMPLETE", "COMPLETE"]
+    assert all(0 <= t.value <= 1 for t in again.trials)
+
+
+def test_tune_predict_time_bad_input(fitted_multiview, digits_split):
+    _, _, X_val, y_val = digits_split
+    with pytest.raises(ValueError, match="n_trials must be an integer >= 1, got 0"):
+        tune_predict_time(fitted_multiview, X_val, y_val, n_trials=0)
+    with pytest.raises(ValueError, match="same number of samples"):
+        tune_predict_time(fitted_multiview, X_val, y_val[:-1], n_trials=1)
+    with pytest.raises(TypeError, match="space must be a PredictTimeSpace"):
+        tune_predict_time(fitted_multiview, X_val, y_val, space={"n_views": (1, 2)})
+    with pytest.raises(TypeError, match="study must be an optuna.Study"):
+        tune_predict_time(fitted_multiview, X_val, y_val, n_trials=1, study="s")
+    with pytest.raises(NotFittedError):
+        tune_predict_time(
+            MultiViewClassifier(LogisticRegression()), X_val, y_val, n_trials=1
+        )
+
+
+# ------------------------------------------------------- training-time tuning
+
+
+class RecordingCurriculumNet(CurriculumNeuralNetClassifier):
+    """Curriculum net that records the difficulties each fit receives."""
+
+    received = []
+
+    def fit(self, X, y, difficulty=None, **fit_params):
+        type(self).received.append(None if difficulty is None else np.array(difficulty))
+        return super().fit(X, y, difficulty=difficulty, **fit_params)
+
+
+class _TinyNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 2, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
+            torch.nn.Linear(2, 2),
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def _curriculum_multiview(net_class=CurriculumNeuralNetClassifier):
+    net = net_class(
+        _TinyNet,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=2,
+        batch_size=8,
+        train_split=None,
+        verbose=0,
+    )
+    return MultiViewClassifier(net, n_views=2, output_size=6, random_state=0)
+
+
+def test_curriculum_search_space_names_follow_the_estimator():
+    mv = _curriculum_multiview()
+    space = curriculum_search_space(mv)
+    assert set(space) == {
+        "estimator__lr",
+        "estimator__curriculum_epochs",
+        "estimator__initial_competence",
+        "estimator__competence_power",
+    }  # a skorch net draws fresh views every epoch: no n_train_views
+    assert space["estimator__lr"].log
+    pipe = Pipeline([("scale", FunctionTransformer()), ("clf", mv)])
+    space = curriculum_search_space(pipe, n_train_views=(1, 3), lr=None)
+    assert set(space) == {
+        "clf__estimator__curriculum_epochs",
+        "clf__estimator__initial_competence",
+        "clf__estimator__competence_power",
+        "clf__n_train_views",
+    }
+    assert (space["clf__n_train_views"].low, space["clf__n_train_views"].high) == (1, 3)
+    # A classic estimator inside the multi-view classifier: n_train_views only.
+    mv_lr = MultiViewClassifier(LogisticRegression())
+    space = curriculum_search_space(
+        mv_lr,
+        lr=None,
+        curriculum_epochs=None,
+        initial_competence=None,
+        competence_power=None,
+    )
+    assert set(space) == {"n_train_views"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"lr": (0.1, 0.01)}, ValueError, "lr must be a range"),
+        ({"lr": (0.0, 0.01)}, ValueError, "lr must be a range .* 0 < low"),
+        ({"curriculum_epochs": (0, 3)}, ValueError, "curriculum_epochs must be"),
+        ({"curriculum_epochs": (1.5, 3)}, TypeError, "curriculum_epochs must be"),
+        ({"initial_competence": (0.5, 1.5)}, ValueError, "initial_competence"),
+        ({"competence_power": (0.5, 2)}, ValueError, "competence_power must be"),
+        ({"n_train_views": (0, 2)}, ValueError, "n_train_views must be"),
+    ],
+)
+def test_curriculum_search_space_rejects_bad_ranges(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        curriculum_search_space(_curriculum_multiview(), **kwargs)
+
+
+def test_curriculum_search_space_missing_parameters():
+    with pytest.raises(ValueError, match="no parameter ending in 'curriculum_epochs'"):
+        curriculum_search_space(MultiViewClassifier(LogisticRegression()))
+    with pytest.raises(ValueError, match="search space is empty"):
+        curriculum_search_space(
+            _curriculum_multiview(),
+            lr=None,
+            curriculum_epochs=None,
+            initial_competence=None,
+            competence_power=None,
+            n_train_views=None,
+        )
+
+
+@pytest.mark.parametrize("routing", [False, True], ids=["plain", "routing"])
+def test_training_search_routes_difficulty_to_every_fold(routing):
+    rng = np.random.default_rng(0)
+    n = 24
+    y = np.tile([0, 1], n // 2)
+    X = rng.normal(size=(n, 1, 10, 10)).astype(np.float32)
+    X[y == 1, :, 3:7, 3:7] += 2.0
+    difficulty = np.arange(n) / n  # distinct: a value identifies its sample
+    cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    estimator = _curriculum_multiview(RecordingCurriculumNet)
+    search = training_search(
+        estimator,
+        curriculum_search_space(estimator, lr=(0.01, 0.1), curriculum_epochs=(1, 2)),
+        n_trials=2,
+        cv=cv,
+        random_state=0,
+    )
+    RecordingCurriculumNet.received = []
+    with sklearn.config_context(enable_metadata_routing=routing):
+        search.fit(X, y, difficulty=difficulty)
+    received = RecordingCurriculumNet.received
+    # Two trials of two folds, then the refit of the best on everything.
+    assert len(received) == 2 * 2 + 1
+    folds = [sorted(difficulty[train]) for train, _ in cv.split(X, y)]
+    for i, got in enumerate(received[:-1]):
+        assert sorted(got) == folds[i % 2]
+    assert sorted(received[-1]) == sorted(difficulty)
+    assert len(search.trials_) == 2
+    assert all(t.state.name == "COMPLETE" for t in search.trials_)
+    assert set(search.best_params_) == {
+        "estimator__lr",
+        "estimator__curriculum_epochs",
+        "estimator__initial_competence",
+        "estimator__competence_power",
+    }
+    assert search.predict(X).shape == (n,)
+
+
+def test_training_search_bad_input():
+    estimator = _curriculum_multiview()
+    with pytest.raises(ValueError, match="n_trials must be an integer >= 1, got 0"):
+        training_search(estimator, n_trials=0)
+    with pytest.raises(ValueError, match="param_distributions must be a non-empty"):
+        training_search(estimator, {})
+    with pytest.raises(TypeError, match="random_state must be an int"):
+        training_search(estimator, random_state=1.5)
+    with pytest.raises(ValueError, match="study must maximise"):
+        training_search(estimator, study=optuna.create_study(direction="minimize"))
+    search = training_search(estimator, random_state=3)
+    assert isinstance(search.cv, StratifiedKFold) and search.cv.random_state == 3

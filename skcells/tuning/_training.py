@@ -15,8 +15,10 @@ fit-parameter slicing, or by metadata routing when
 
 import logging
 import numbers
+import warnings
 
 import numpy as np
+import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from sklearn.base import is_classifier
 from sklearn.model_selection import StratifiedKFold
@@ -82,6 +84,21 @@ def curriculum_search_space(
     ValueError
         For an empty or out-of-bounds range, or a parameter that
         ``estimator`` does not have (pass None for it to leave it out).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skcells.curriculum import CurriculumNeuralNetClassifier
+    >>> from skcells.multiview import MultiViewClassifier
+    >>> from skcells.tuning import curriculum_search_space
+    >>> net = CurriculumNeuralNetClassifier(torch.nn.Linear, module__in_features=4,
+    ...                                     module__out_features=2)
+    >>> space = curriculum_search_space(MultiViewClassifier(net), lr=(1e-3, 1e-1))
+    >>> sorted(space)  # doctest: +NORMALIZE_WHITESPACE
+    ['estimator__competence_power', 'estimator__curriculum_epochs',
+     'estimator__initial_competence', 'estimator__lr']
+    >>> space["estimator__lr"]
+    FloatDistribution(high=0.1, log=True, low=0.001, step=None)
     """
     keys = list(estimator.get_params(deep=True))
     ranges = {
@@ -186,6 +203,27 @@ def training_search(
     -------
     search : optuna_integration.OptunaSearchCV
         The unfitted search; call ``search.fit(X, y, difficulty=d)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skcells.curriculum import CurriculumNeuralNetClassifier
+    >>> from skcells.multiview import MultiViewClassifier
+    >>> from skcells.tuning import curriculum_search_space, training_search
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.tile([0, 1], 12)
+    >>> X = rng.normal(size=(24, 1, 8, 8)).astype(np.float32) + y[:, None, None, None]
+    >>> net = CurriculumNeuralNetClassifier(
+    ...     torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)),
+    ...     criterion=torch.nn.CrossEntropyLoss, max_epochs=2, train_split=None,
+    ...     verbose=0)
+    >>> clf = MultiViewClassifier(net, n_views=2, output_size=4, random_state=0)
+    >>> space = curriculum_search_space(clf, lr=(0.01, 0.1), curriculum_epochs=(1, 2))
+    >>> search = training_search(clf, space, n_trials=2, cv=2, random_state=0)
+    >>> search = search.fit(X, y, difficulty=rng.uniform(size=24))
+    >>> len(search.trials_), sorted(search.best_params_)[0]
+    (2, 'estimator__competence_power')
     """
     from optuna_integration import OptunaSearchCV
 
@@ -207,19 +245,24 @@ def training_search(
         raise ValueError(
             f"study must maximise the score, got direction {study.direction.name}."
         )
-    return OptunaSearchCV(
-        estimator,
-        param_distributions,
-        cv=cv,
-        n_trials=n_trials,
-        scoring=scoring,
-        study=study,
-        random_state=random_state,
-        n_jobs=n_jobs,
-        refit=refit,
-        timeout=timeout,
-        error_score=error_score,
-    )
+    with warnings.catch_warnings():
+        # OptunaSearchCV is flagged "experimental" at construction; the
+        # choice to rely on it is made here, once, not by every caller.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        search = OptunaSearchCV(
+            estimator,
+            param_distributions,
+            cv=cv,
+            n_trials=n_trials,
+            scoring=scoring,
+            study=study,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            refit=refit,
+            timeout=timeout,
+            error_score=error_score,
+        )
+    return search
 
 
 def _auto_n_train_views(estimator, keys):
