@@ -50,7 +50,12 @@ def competence(t, *, T, c0=0.01, p=2):
     _check_real(T, "T", low=0, low_open=True)
     _check_real(c0, "c0", low=0, high=1, low_open=True)
     _check_real(p, "p", low=1)
-    t_arr = np.asarray(t, dtype=float)
+    try:
+        t_arr = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"t must be a number or an array-like of numbers >= 0, got {t!r}."
+        ) from None
     if not np.all(np.isfinite(t_arr)) or np.any(t_arr < 0):
         raise ValueError(f"t must be finite and >= 0, got {t!r}.")
     c0p = c0**p
