@@ -44,9 +44,12 @@ def box_blur(x, radius):
            [1., 1., 1.]], dtype=float32)
     """
     radius = _check_blur(radius, "radius")
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim < 2:
-        raise ValueError(f"x must have at least 2 dimensions, got shape {x.shape}.")
+    x = _as_finite_float32(x, "x")
+    if x.ndim < 2 or 0 in x.shape[-2:]:
+        raise ValueError(
+            f"x must have at least 2 dimensions and a non-empty height and width, "
+            f"got shape {x.shape}."
+        )
     if radius == 0:
         return x.copy()
     for axis in (-2, -1):
@@ -87,7 +90,7 @@ def add_noise(x, level, *, law="gaussian", random_state=None):
     level = _check_level(level, "level")
     if law not in NOISE_LAWS:
         raise ValueError(f"law must be one of {NOISE_LAWS}, got {law!r}.")
-    x = np.asarray(x, dtype=np.float32)
+    x = _as_finite_float32(x, "x")
     if level == 0:
         return x.copy()
     rng = check_random_state(random_state)
@@ -131,7 +134,17 @@ def degrade(images, *, blur, noise, law="gaussian", random_state=None):
     >>> out.dtype, out.shape, int(out.max())
     (dtype('uint8'), (2, 3, 8, 8), 100)
     """
+    if law not in NOISE_LAWS:
+        raise ValueError(f"law must be one of {NOISE_LAWS}, got {law!r}.")
     images = np.asarray(images)
+    if images.dtype.kind not in "biuf" or (
+        images.dtype.kind == "f" and not np.all(np.isfinite(images))
+    ):
+        raise ValueError(
+            "images must hold finite real numbers (uint8 images on the 0-255 "
+            f"scale), got dtype {images.dtype}"
+            + (" with NaN or infinite values." if images.dtype.kind == "f" else ".")
+        )
     if images.ndim < 3:
         raise ValueError(
             "images must have shape (n_samples, ..., height, width), "
@@ -141,7 +154,13 @@ def degrade(images, *, blur, noise, law="gaussian", random_state=None):
     blur = np.broadcast_to(np.asarray(blur), (n,)) if np.ndim(blur) == 0 else blur
     noise = np.broadcast_to(np.asarray(noise), (n,)) if np.ndim(noise) == 0 else noise
     blur = np.asarray(blur)
-    noise = np.asarray(noise, dtype=float)
+    try:
+        noise = np.asarray(noise, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"noise must be a real number or an array of real numbers in [0, 1], "
+            f"got {noise!r}."
+        ) from None
     if blur.shape != (n,):
         raise ValueError(
             f"blur must be a scalar or have shape ({n},), got {blur.shape}."
@@ -177,9 +196,23 @@ def _check_blur(b, name):
     """Validate a blur radius: an integer in [0, MAX_BLUR]."""
     if isinstance(b, bool) or not isinstance(b, numbers.Real):
         raise TypeError(f"{name} must be an integer in [0, {MAX_BLUR}], got {b!r}.")
-    if b != int(b) or not 0 <= b <= MAX_BLUR:
+    if not np.isfinite(b) or b != int(b) or not 0 <= b <= MAX_BLUR:
         raise ValueError(f"{name} must be an integer in [0, {MAX_BLUR}], got {b!r}.")
     return int(b)
+
+
+def _as_finite_float32(x, name):
+    """``x`` as a float32 array, or raise naming ``name`` if not finite real."""
+    try:
+        arr = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be an array of real numbers, got "
+            f"{getattr(x, 'dtype', type(x).__name__)}."
+        ) from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must not contain NaN or infinite values.")
+    return arr
 
 
 def _check_level(v, name):
