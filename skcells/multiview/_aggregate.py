@@ -64,6 +64,19 @@ def _check_view_labels(view_labels, n_classes, name="view_labels"):
     return labels
 
 
+def _as_finite_float(x, name, accepted):
+    """``x`` as a float array, or raise naming ``name`` if not finite real."""
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {accepted} of real numbers.") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"{name} must be {accepted} of finite numbers, got NaN or infinity."
+        )
+    return arr
+
+
 def _bincount_rows(labels, n_classes, weights=None):
     """Per-row bin counts of ``labels`` (n, m) -> (n, n_classes)."""
     n = labels.shape[0]
@@ -101,7 +114,9 @@ def view_predictions(view_proba):
     >>> conf
     array([[0.8, 0.6]])
     """
-    proba = np.asarray(view_proba, dtype=float)
+    proba = _as_finite_float(
+        view_proba, "view_proba", "an array of shape (n_samples, n_views, n_classes)"
+    )
     if proba.ndim != 3:
         raise ValueError(
             "view_proba must be a 3-D array of shape (n_samples, n_views, "
@@ -183,7 +198,9 @@ def aggregate_weighted(view_labels, confidences, n_classes):
     """
     n_classes = _check_n_classes(n_classes)
     labels = _check_view_labels(view_labels, n_classes)
-    conf = np.asarray(confidences, dtype=float)
+    conf = _as_finite_float(
+        confidences, "confidences", "an array of shape (n_samples, n_views)"
+    )
     if conf.shape != labels.shape:
         raise ValueError(
             f"confidences must have the shape of view_labels {labels.shape}, got "
@@ -216,7 +233,9 @@ def aggregate_mean(view_proba):
     >>> aggregate_mean([[[0.2, 0.8], [0.6, 0.4]]])
     array([[0.4, 0.6]])
     """
-    proba = np.asarray(view_proba, dtype=float)
+    proba = _as_finite_float(
+        view_proba, "view_proba", "an array of shape (n_samples, n_views, n_classes)"
+    )
     if proba.ndim != 3 or proba.shape[1] < 1:
         raise ValueError(
             "view_proba must be a 3-D array of shape (n_samples, n_views, "
@@ -296,6 +315,8 @@ def vote_entropy(view_labels, n_classes, *, normalize=False):
     array([1.])
     """
     n_classes = _check_n_classes(n_classes)
+    if not isinstance(normalize, bool | np.bool_):
+        raise TypeError(f"normalize must be a bool, got {normalize!r}.")
     labels = _check_view_labels(view_labels, n_classes)
     votes = _bincount_rows(labels, n_classes) / labels.shape[1]
     logs = np.log(votes, out=np.zeros_like(votes), where=votes > 0)
