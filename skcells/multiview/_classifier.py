@@ -385,6 +385,13 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             logger.info("Using the frozen estimator as is; it is not refitted.")
         else:
             self.classes_, y_codes = np.unique(y, return_inverse=True)
+            if self.classes_.shape[0] < 2:
+                # A net fitted on one class still has an output per module
+                # class, which would break every later predict.
+                raise ValueError(
+                    f"y must hold at least 2 classes to fit {type(self).__name__}, "
+                    f"got 1 class: {self.classes_[0]!r}."
+                )
             if torch_net:
                 dataset = RandomViewDataset(
                     X,
