@@ -41,8 +41,9 @@ def count_parameters(model, *, trainable=False):
     >>> count_parameters(nn.Linear(3, 2))
     8
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    _check_module(model)
+    if not isinstance(trainable, bool):
+        raise TypeError(f"trainable must be a bool, got {trainable!r}.")
     return int(
         sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
     )
@@ -165,6 +166,14 @@ def load_state_dict_with_new_head(model, state_dict, *, head=None, source="state
     >>> bool((dst[0].weight == src[0].weight).all())
     True
     """
+    _check_module(model)
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            "state_dict must be a mapping of parameter names to tensors, got "
+            f"{type(state_dict).__name__}."
+        )
+    if head is not None and not isinstance(head, str):
+        raise TypeError(f"head must be a submodule name (str) or None, got {head!r}.")
     own = model.state_dict()
     prefix = None if head is None else head + "."
 
@@ -229,6 +238,11 @@ def load_pretrained(model, pretrained, *, head, download=None):
     )
 
 
+def _check_module(model):
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+
+
 def _stay_in_eval(module, args):
     """Forward pre-hook that keeps a frozen layer in inference mode."""
     module.training = False
@@ -262,7 +276,15 @@ def freeze_all_but(model, head):
     >>> count_parameters(net, trainable=True)
     18
     """
-    head_module = model.get_submodule(head)
+    _check_module(model)
+    if not isinstance(head, str):
+        raise TypeError(f"head must be a submodule name (str), got {head!r}.")
+    try:
+        head_module = model.get_submodule(head)
+    except AttributeError:
+        raise ValueError(
+            f"head must name a submodule of {type(model).__name__}, got {head!r}."
+        ) from None
     head_params = {id(p) for p in head_module.parameters()}
     head_modules = {id(m) for m in head_module.modules()}
     for p in model.parameters():

@@ -1,5 +1,6 @@
 """The 9-layer CNN of Co-teaching (Han et al., 2018), used in paper Tables 1-2."""
 
+import math
 import numbers
 
 from torch import nn
@@ -104,6 +105,10 @@ class CNN9(nn.Module):
         ):
             raise TypeError(
                 f"negative_slope must be a real number, got {negative_slope!r}."
+            )
+        if not math.isfinite(negative_slope):
+            raise ValueError(
+                f"negative_slope must be a finite real number, got {negative_slope!r}."
             )
         self.n_classes = int(n_classes)
         self.in_channels = int(in_channels)
