@@ -59,7 +59,13 @@ def get_data_home(data_home=None):
             f"data_home must be a str or path-like, got {type(data_home).__name__}."
         )
     path = Path(data_home).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(
+            f"data_home must be a folder, got {str(path)!r}, which is or lies "
+            "under an existing file."
+        ) from None
     return path
 
 
