@@ -91,7 +91,9 @@ def main(argv=None):
     )
     try:
         return int(args._run(args) or 0)
-    except (CommandError, ValueError, TypeError, FileNotFoundError) as exc:
+    except (CommandError, ValueError, TypeError, OSError) as exc:
+        # OSError: missing inputs, unwritable outputs, a file where a folder
+        # is expected -- all caused by the user's arguments or environment.
         print(f"skcells {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
