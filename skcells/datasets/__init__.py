@@ -7,7 +7,7 @@ from ._degrade import add_noise, box_blur, degrade
 from ._plot import plot_sample_frames, save_video_gif
 from ._render import render_video
 from ._summary import high_frequency_energy, summarize_conditions
-from ._synthetic import SyntheticBloodVideos, fetch_synthetic_blood_videos
+from ._synthetic import fetch_synthetic_blood_videos
 
 __all__ = [
     "SyntheticBloodVideos",
@@ -25,3 +25,14 @@ __all__ = [
     "save_video_gif",
     "summarize_conditions",
 ]
+
+
+def __getattr__(name):
+    # SyntheticBloodVideos imports torch: load it on first use only, so that
+    # importing skcells.datasets (e.g. in the processes that render the
+    # synthetic cache) stays light.
+    if name == "SyntheticBloodVideos":
+        from ._synthetic_dataset import SyntheticBloodVideos
+
+        return SyntheticBloodVideos
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
