@@ -18,7 +18,9 @@ from ._predict import (
     check_n_trials,
     tune_predict_time,
 )
+from ._recipe import SCALES, tuning_problem, tuning_recipe
 from ._report import (
+    best_trial,
     best_trial_summary,
     count_states,
     plot_history,
@@ -29,8 +31,10 @@ from ._storage import describe_storage, load_or_create_study, make_storage
 from ._training import curriculum_search_space, training_search
 
 __all__ = [
+    "SCALES",
     "PredictTimeObjective",
     "PredictTimeSpace",
+    "best_trial",
     "best_trial_summary",
     "check_n_trials",
     "count_states",
@@ -42,5 +46,7 @@ __all__ = [
     "training_search",
     "trials_table",
     "tune_predict_time",
+    "tuning_problem",
+    "tuning_recipe",
     "write_study_report",
 ]

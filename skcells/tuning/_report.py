@@ -49,6 +49,42 @@ def trials_table(study):
     return table
 
 
+def best_trial(study):
+    """The best complete trial; ties go to the lowest trial number.
+
+    Unlike ``study.best_trial``, whose choice among equal values depends on
+    the storage (a database returns any of the tied rows), the answer is the
+    same for every worker that reads the same trials.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        A single-objective study.
+
+    Returns
+    -------
+    trial : optuna.trial.FrozenTrial or None
+        None when no trial has completed.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from skcells.tuning import best_trial
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> study = optuna.create_study(direction="maximize")
+    >>> study.optimize(lambda t: float(t.number % 2), n_trials=4)
+    >>> best_trial(study).number
+    1
+    """
+    complete = study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+    )
+    if not complete:
+        return None
+    sign = -1.0 if study.direction.name == "MAXIMIZE" else 1.0
+    return min(complete, key=lambda t: (sign * t.value, t.number))
+
+
 def best_trial_summary(study):
     """One line naming the best complete trial, its value and parameters.
 
@@ -76,12 +112,9 @@ def best_trial_summary(study):
     >>> best_trial_summary(study)
     'best trial #0: value=0.25; x=0.25'
     """
-    complete = study.get_trials(
-        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
-    )
-    if not complete:
+    best = best_trial(study)
+    if best is None:
         return "no complete trial yet"
-    best = study.best_trial
     params = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(best.params.items()))
     return f"best trial #{best.number}: value={_fmt(best.value)}; {params}"
 
@@ -149,7 +182,7 @@ def write_study_report(study, out_dir):
     fig = plot_history(study)
     try:
         with _atomic_file(history_path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     finally:
         import matplotlib.pyplot as plt
 

@@ -246,6 +246,14 @@ def load_or_create_study(
         raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}.")
     if not isinstance(create, bool):
         raise TypeError(f"create must be a bool, got {create!r}.")
+    journal = _journal_path(storage, out_dir)
+    if not create and journal is not None and not journal.exists():
+        # Opening would create an empty journal file for nothing.
+        raise ValueError(
+            f"study_name={study_name!r} does not exist in journal file {journal} "
+            "(the file does not exist); create it with create=True (skcells tune "
+            "--create)."
+        )
     opened = make_storage(
         storage,
         out_dir=out_dir,
@@ -278,6 +286,21 @@ def load_or_create_study(
             "--create)."
         ) from None
     return optuna.load_study(study_name=study_name, storage=opened, sampler=sampler)
+
+
+def _journal_path(storage, out_dir):
+    """The journal file that :func:`make_storage` would open, else None."""
+    if storage is None and isinstance(out_dir, str | os.PathLike):
+        return Path(out_dir) / DEFAULT_JOURNAL_NAME
+    if isinstance(storage, os.PathLike):
+        return Path(storage)
+    if (
+        isinstance(storage, str)
+        and "://" not in storage
+        and storage.endswith(JOURNAL_SUFFIXES)
+    ):
+        return Path(storage)
+    return None
 
 
 def _journal_storage(path):

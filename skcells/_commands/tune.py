@@ -1,0 +1,378 @@
+"""``skcells tune``: tune the predict-time multi-view parameters with Optuna.
+
+Every worker runs the same command.  The study lives in a journal file in
+``--out`` unless ``--storage`` names an Optuna storage URL, e.g. a
+PostgreSQL database that several machines share::
+
+    skcells tune --storage postgresql+psycopg2://user@db/optuna \\
+        --study wbc-views --create --n-trials 20
+
+Each worker fits the model of the recipe (``--scale``, ``--target``,
+``--seed``) once, or loads it from the model cache in the data home when
+another worker of the machine already fitted it, then scores its trials on
+validation data without ever refitting: only ``n_views``, ``crop_scale`` and
+``aggregation`` change from trial to trial.  The study records the recipe
+and the sha256 of the model, and a worker whose model differs refuses to
+add trials, so all trials of a study compare like with like.
+
+When the worker's trials are done it prints the best trial of the whole
+study and writes ``trials.csv``, ``optimization_history.png`` and
+``run.json`` into ``--out``.  Nothing is written when the run fails.
+``--report`` writes the same files for an existing study without running
+trials.
+"""
+
+import json
+import logging
+import os
+import socket
+import warnings
+from pathlib import Path
+
+from ..cli import CommandError
+
+logger = logging.getLogger(__name__)
+
+_RECIPE_ATTR = "skcells:recipe_hash"
+_MODEL_ATTR = "skcells:model_sha256"
+_DEFAULT_OUT = "skcells-results/tune"
+RUN_FILE = "run.json"
+
+
+def add_arguments(parser):
+    """Add the ``tune`` options to its subparser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subparser.
+    """
+    study = parser.add_argument_group("study and storage")
+    study.add_argument(
+        "--storage",
+        metavar="URL",
+        default=None,
+        help="Optuna storage URL (sqlite:///file.db, postgresql+psycopg2://"
+        "user:password@host:port/db, ...) or a journal file path ending in "
+        "'.log'; default: a journal file in --out",
+    )
+    study.add_argument(
+        "--study",
+        metavar="NAME",
+        default="skcells-tune",
+        help="study name (default: %(default)s)",
+    )
+    study.add_argument(
+        "--create",
+        action="store_true",
+        help="create the study if the storage does not hold it yet",
+    )
+    study.add_argument(
+        "--n-trials",
+        type=int,
+        metavar="N",
+        default=None,
+        help="trials this worker runs (default: 5 at smoke scale, 30 at quick)",
+    )
+    study.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="start no new trial after this many seconds",
+    )
+    study.add_argument(
+        "--report",
+        action="store_true",
+        help="run no trial: print the best trial of an existing study and "
+        "write its table and plot",
+    )
+    study.add_argument(
+        "--sampler-seed",
+        type=int,
+        default=None,
+        help="seed of this worker's TPE sampler (default: random, so that "
+        "workers explore different points)",
+    )
+    study.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="database connection timeout (default: %(default)s)",
+    )
+    study.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=10,
+        metavar="SECONDS",
+        help="database storages: heartbeat of running trials, so that the trial "
+        "of a killed worker is marked FAIL (default: %(default)s)",
+    )
+    study.add_argument(
+        "--grace-period",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="seconds without heartbeat before a running trial counts as failed "
+        "(default: twice the heartbeat interval)",
+    )
+
+    model = parser.add_argument_group("model (fitted once per recipe, cached)")
+    model.add_argument(
+        "--scale",
+        choices=("smoke", "quick"),
+        default="quick",
+        help="size of the data and network (default: %(default)s)",
+    )
+    model.add_argument(
+        "--target",
+        choices=("wbc", "rbc"),
+        default="wbc",
+        help="cell count the high/low label describes (default: %(default)s)",
+    )
+    model.add_argument(
+        "--seed", type=int, default=0, help="seed of the recipe (default: 0)"
+    )
+    model.add_argument(
+        "--data-home",
+        default=None,
+        metavar="DIR",
+        help="dataset and model cache folder (default: $SKCELLS_DATA or "
+        "~/scikit_learn_data/skcells); share it between machines to share "
+        "one fitted model",
+    )
+
+    space = parser.add_argument_group("search space")
+    space.add_argument(
+        "--n-views",
+        type=int,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help="range of the number of views (default: 1 8 at smoke scale, "
+        "1 20 at quick)",
+    )
+    space.add_argument(
+        "--crop-scale-low",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=(0.05, 0.5),
+        help="range of the lower crop-scale bound (default: 0.05 0.5)",
+    )
+    space.add_argument(
+        "--crop-scale-high",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=(0.1, 1.0),
+        help="range of the upper crop-scale bound (default: 0.1 1.0)",
+    )
+    space.add_argument(
+        "--aggregation",
+        nargs="+",
+        choices=("mode", "weighted", "mean"),
+        default=["mode", "weighted", "mean"],
+        help="aggregation rules to try (default: all three)",
+    )
+    parser.add_argument(
+        "--out",
+        default=_DEFAULT_OUT,
+        metavar="DIR",
+        help="output folder (default: %(default)s)",
+    )
+
+
+def run(args):
+    """Run ``skcells tune``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+    """
+    import optuna
+
+    from ..datasets._base import params_hash
+    from ..tuning import (
+        SCALES,
+        PredictTimeObjective,
+        PredictTimeSpace,
+        check_n_trials,
+        describe_storage,
+        load_or_create_study,
+        tuning_problem,
+        tuning_recipe,
+    )
+
+    optuna.logging.set_verbosity(
+        optuna.logging.INFO if args.verbose else optuna.logging.WARNING
+    )
+    out = Path(args.out)
+    n_trials = args.n_trials
+    if n_trials is None:
+        n_trials = SCALES[args.scale]["n_trials"]
+    check_n_trials(n_trials, "--n-trials")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout}.")
+    space = PredictTimeSpace(
+        n_views=tuple(args.n_views or SCALES[args.scale]["n_views"]),
+        crop_scale_low=tuple(args.crop_scale_low),
+        crop_scale_high=tuple(args.crop_scale_high),
+        aggregation=tuple(args.aggregation),
+    )
+    is_database = isinstance(args.storage, str) and "://" in args.storage
+    if args.storage is None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    # Open the study before any expensive work, so that a wrong URL or study
+    # name fails at once.
+    study = load_or_create_study(
+        args.study,
+        args.storage,
+        create=args.create and not args.report,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=args.sampler_seed),
+        out_dir=out,
+        connect_timeout=args.connect_timeout,
+        heartbeat_interval=args.heartbeat_interval if is_database else None,
+        grace_period=args.grace_period if is_database else None,
+    )
+    where = describe_storage(args.storage if args.storage else study._storage)
+    if args.report:
+        _fail_stale(study)
+        _finish(study, where, out, worker=None, ran=[])
+        return 0
+
+    recipe_hash = params_hash(
+        tuning_recipe(args.scale, target=args.target, random_state=args.seed)
+    )
+    _claim(study, _RECIPE_ATTR, recipe_hash, where)  # before the costly fit
+    problem = tuning_problem(
+        args.scale, target=args.target, random_state=args.seed, data_home=args.data_home
+    )
+    _claim(study, _MODEL_ATTR, problem.model_sha256, where)
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    objective = PredictTimeObjective(
+        problem.model,
+        problem.X_val,
+        problem.y_val,
+        space=space,
+        random_state=args.seed,
+    )
+    ran = []
+
+    def worker_objective(trial):
+        trial.set_user_attr("worker", worker)
+        ran.append(trial.number)
+        return objective(trial)
+
+    def progress(study, trial):
+        logger.info(
+            "trial #%d %s: %s", trial.number, trial.state.name.lower(), trial.value
+        )
+
+    print(
+        f"skcells tune: worker {worker} runs {n_trials} trial(s) of study "
+        f"{args.study!r} in {where}",
+        flush=True,
+    )
+    study.optimize(
+        worker_objective,
+        n_trials=n_trials,
+        timeout=args.timeout,
+        callbacks=[progress],
+    )
+    _fail_stale(study)
+    _finish(study, where, out, worker=worker, ran=ran)
+    return 0
+
+
+def _claim(study, key, mine, where):
+    """Record ``key`` in the study's attributes, or check that it matches."""
+    theirs = study.user_attrs.get(key)
+    if theirs is None:
+        study.set_user_attr(key, mine)
+        # Two first workers may race; read back what the storage kept.
+        theirs = study.user_attrs.get(key, mine)
+    if theirs == mine:
+        return
+    if key == _RECIPE_ATTR:
+        what = "recipe (--scale/--target/--seed)"
+        hint = "use the same options, or another --study"
+    else:
+        what = "fitted model"
+        hint = (
+            "share one model cache between the workers (--data-home on a common "
+            "folder), or use another --study"
+        )
+    raise CommandError(
+        f"study {study.study_name!r} in {where} was started with another {what} "
+        f"({theirs[:12]}, this worker has {mine[:12]}); {hint}."
+    )
+
+
+def _fail_stale(study):
+    """Mark trials of dead workers as failed (database storages only)."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fail_stale_trials is "experimental"
+        optuna.storages.fail_stale_trials(study)
+
+
+def _finish(study, where, out, *, worker, ran):
+    """Print the best trial and write the table, the plot and run.json."""
+    from ..tuning import (
+        PredictTimeSpace,
+        best_trial,
+        best_trial_summary,
+        count_states,
+        write_study_report,
+    )
+    from ..tuning._report import _atomic_file
+
+    states = count_states(study)
+    summary = best_trial_summary(study)
+    paths = write_study_report(study, out)
+    best = None
+    trial = best_trial(study)
+    if trial is not None:
+        best = {
+            "number": trial.number,
+            "value": trial.value,
+            "params": trial.params,
+            "estimator_params": {
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in PredictTimeSpace.to_estimator_params(trial.params).items()
+            },
+            "worker": trial.user_attrs.get("worker"),
+        }
+    record = {
+        "study": study.study_name,
+        "storage": where,
+        "worker": worker,
+        "trials_run": sorted(ran),
+        "states": states,
+        "best_trial": best,
+        "recipe_hash": study.user_attrs.get(_RECIPE_ATTR),
+        "model_sha256": study.user_attrs.get(_MODEL_ATTR),
+    }
+    with _atomic_file(out / RUN_FILE) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
+    print(f"study {study.study_name!r}: {counts or 'no trials'}")
+    if states.get("RUNNING"):
+        print("note: trials still running elsewhere; this best trial is provisional")
+    print(summary)
+    print(
+        "wrote "
+        + ", ".join(str(p) for p in (paths["trials"], paths["history"], out / RUN_FILE))
+    )
