@@ -50,3 +50,22 @@ def data_home(tmp_path, monkeypatch):
     home = tmp_path / "skcells_data"
     monkeypatch.setenv("SKCELLS_DATA", str(home))
     return home
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print how many bad-input cases (tests/test_bad_inputs.py) ran."""
+    reports = [
+        r
+        for key in ("passed", "failed", "skipped")
+        for r in terminalreporter.stats.get(key, [])
+        if getattr(r, "when", None) in ("call", "setup")
+        and "test_bad_inputs.py" in getattr(r, "nodeid", "")
+        and (r.when == "call" or r.skipped)
+    ]
+    if reports:
+        passed = sum(r.passed for r in reports)
+        skipped = sum(r.skipped for r in reports)
+        terminalreporter.write_line(
+            f"bad-input cases: {len(reports)} ({passed} passed, "
+            f"{len(reports) - passed - skipped} failed, {skipped} skipped)"
+        )
