@@ -264,12 +264,14 @@ def _sample_starts(u, n_frames, clip_length):
 def _to_float_tensor(arr):
     """float32 tensor of ``arr``; uint8 pixels are scaled to [0, 1]."""
     arr = np.asarray(arr)
-    if not arr.flags.writeable or not arr.flags.c_contiguous:
-        arr = np.array(arr, order="C")
-    t = torch.from_numpy(arr)
     if arr.dtype == np.uint8:
-        return t.to(torch.float32).div_(255.0)
-    return t.to(torch.float32)
+        # one pass (cast and scale together) instead of a cast then a division
+        out = np.multiply(arr, np.float32(1.0 / 255.0), dtype=np.float32)
+    else:
+        out = arr.astype(np.float32, copy=False)
+    if not out.flags.writeable or not out.flags.c_contiguous:
+        out = np.array(out, dtype=np.float32, order="C")
+    return torch.from_numpy(out)
 
 
 def _rows(X, index):

@@ -1,0 +1,158 @@
+"""Benchmark of MultiViewClassifier.predict (m views per input, batched crops).
+
+Same model (a small CNN in a skorch ``NeuralNetClassifier``, eval mode) and
+same data, measured side by side in one run:
+
+(a) ``MultiViewClassifier.predict`` with ``m`` views per image against the bare
+    net's ``predict_proba`` on the ``n * m`` views cut beforehand: the ratio is
+    the overhead of cutting (one batched ``roi_align`` call), hashing and
+    aggregating.  Target: <= 1.10x.
+(b) A per-view Python loop: for every image, ``m`` crops by
+    ``torchvision.transforms.v2.RandomResizedCrop`` one at a time, the net's
+    ``predict_proba`` on those ``m`` crops, the mode of the labels.  Target:
+    ``MultiViewClassifier.predict`` >= 3x faster.
+
+Runs are interleaved (``--repeats`` of (a), a third of them of (b)); the
+CPU time of the process (all threads) is the steadier figure on a shared
+machine; the wall-clock median is printed beside it.
+
+Run with ``python benchmarks/bench_multiview.py`` (about a minute on 2 cores).
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from torch import nn
+from torchvision.transforms import v2
+
+from skcells.multiview import MultiViewClassifier, RandomResizedCropViews
+
+
+class SmallCNN(nn.Module):
+    """Three 3x3 conv blocks (16, 32, 64 channels) and a linear head."""
+
+    def __init__(self, n_classes=2):
+        super().__init__()
+        layers, channels = [], 3
+        for width in (16, 32, 64):
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, n_classes)
+
+    def forward(self, x):
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=64)
+    parser.add_argument("--n-views", type=int, default=10)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--output-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(0)
+    n, m, size, out = args.n_samples, args.n_views, args.image_size, args.output_size
+    X = rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8)
+    y = rng.integers(0, 2, n)
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        SmallCNN,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        max_epochs=1,
+        batch_size=128,
+        train_split=None,
+        verbose=0,
+    )
+    scale, ratio = (0.1, 0.2), (3 / 4, 4 / 3)
+    clf = MultiViewClassifier(
+        net, n_views=m, crop_scale=scale, output_size=out, random_state=0
+    ).fit(X, y)
+    fitted = clf.estimator_
+
+    # (a) the bare net on the n * m views cut beforehand (the same views)
+    precut = RandomResizedCropViews(
+        n_views=m, crop_scale=scale, output_size=out, random_state=0
+    ).transform(X)
+    precut = torch.from_numpy(precut.reshape(n * m, 3, out, out))
+
+    # (b) per-view loop with torchvision's RandomResizedCrop, sample by sample
+    crop = v2.RandomResizedCrop(out, scale=scale, ratio=ratio, antialias=True)
+    images = torch.from_numpy(X)
+
+    def loop_predict():
+        pred = np.empty(n, dtype=clf.classes_.dtype)
+        for i in range(n):
+            views = torch.stack([crop(images[i]) for _ in range(m)])
+            proba = fitted.predict_proba(views.to(torch.float32).div_(255))
+            votes = np.bincount(proba.argmax(axis=1), minlength=len(clf.classes_))
+            pred[i] = clf.classes_[votes.argmax()]
+        return pred
+
+    cutter = RandomResizedCropViews(
+        n_views=m, crop_scale=scale, output_size=out, random_state=0
+    )
+    funcs = {
+        "multiview": lambda: clf.predict(X),
+        "bare": lambda: fitted.predict_proba(precut),
+        "crops": lambda: cutter.transform(X),
+        "loop": loop_predict,
+    }
+    for func in funcs.values():  # warm-up
+        func()
+    # (a) compares two close timings: interleave many short runs; the slow
+    # loop of (b) needs fewer.
+    wall = {name: [] for name in funcs}
+    cpu = {name: [] for name in funcs}
+    for i in range(args.repeats):
+        for name, func in funcs.items():
+            if name == "loop" and i >= max(3, args.repeats // 3):
+                continue
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            func()
+            cpu[name].append(time.process_time() - start_cpu)
+            wall[name].append(time.perf_counter() - start_wall)
+    stats = {
+        "CPU median": {k: statistics.median(v) for k, v in cpu.items()},
+        "CPU min": {k: min(v) for k, v in cpu.items()},
+        "wall median": {k: statistics.median(v) for k, v in wall.items()},
+    }
+
+    print(
+        f"data: {n} images 3x{size}x{size} uint8, m={m} views of 3x{out}x{out}, "
+        f"crop_scale={scale}; torch threads={torch.get_num_threads()}"
+    )
+    header = "".join(f"{stat:>13}" for stat in stats)
+    print(f"{'seconds':<52}{'runs':>5}{header}")
+    rows = [
+        ("MultiViewClassifier.predict (batched crops + mode)", "multiview"),
+        ("bare net.predict_proba on the pre-cut n*m views", "bare"),
+        ("  the n*m crops alone (RandomResizedCropViews)", "crops"),
+        ("per-view loop, torchvision RandomResizedCrop", "loop"),
+    ]
+    for label, name in rows:
+        values = "".join(f"{t[name]:>13.4f}" for t in stats.values())
+        print(f"{label:<52}{len(wall[name]):>5}{values}")
+    for stat, t in stats.items():
+        print(
+            f"[{stat}] (a) MultiViewClassifier.predict / bare predict_proba = "
+            f"{t['multiview'] / t['bare']:.3f}x (target <= 1.10x); "
+            f"(b) loop / MultiViewClassifier.predict = "
+            f"{t['loop'] / t['multiview']:.2f}x (target >= 3x); "
+            f"crops / bare = {t['crops'] / t['bare']:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
