@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -157,7 +156,10 @@ def side_by_side(n_videos, n_frames):
         f"{PAPER_SIZE} (paper counts, conditions "
         f"{[int(m['condition'][0]) for m in metas]}), same videos both ways"
     )
-    print(f"  max |vectorised - naive| = {diff} grey level(s); {same:.2%} equal")
+    print(
+        f"  max |vectorised - naive| = {diff} grey level(s); "
+        f"{same:.4%} of the bytes equal"
+    )
     print(f"  {'':22s}{'seconds':>10s}{'100-frame videos/s':>22s}")
     for name, sec in (("vectorised", t_fast), ("naive per-cell loop", t_slow)):
         print(f"  {name:22s}{sec:10.3f}{n_videos * scale / sec:22.3f}")
@@ -169,8 +171,117 @@ def side_by_side(n_videos, n_frames):
     return t_slow / t_fast
 
 
+def stage_costs(repeat=15):
+    """Part 1b: best-of-``repeat`` CPU time of each stage, a load-robust estimate."""
+    import scipy.fft
+
+    from skcells.datasets import _render as R
+    from skcells.datasets._degrade import degrade
+    from skcells.datasets._synthetic import PAPER_CONDITION_PROBA
+
+    def best(f):
+        f()
+        times = []
+        for _ in range(repeat):
+            t = time.process_time()
+            f()
+            times.append(time.process_time() - t)
+        return min(times) * 1e3
+
+    seed = np.random.SeedSequence(1)
+    appearance = R._Appearance(
+        PAPER_SIZE,
+        0.025,
+        0.035,
+        0.5,
+        R.DEFAULT_RBC_ABSORBANCE,
+        R.DEFAULT_WBC_ABSORBANCE,
+        R.DEFAULT_NUCLEUS_ABSORBANCE,
+    )
+    kernels = R._sprite_kernels(appearance)
+    positions, cell_type = R._all_positions(
+        5000, 202, PAPER_FRAMES, PAPER_SIZE, 1.0, seed
+    )
+    block = positions[: R.FRAME_BLOCK]
+    light = np.full(3, 240, np.float32)
+    impulses = R._splat(block, cell_type, PAPER_SIZE)
+    clean = R._clean_frames(block, cell_type, kernels, light, PAPER_SIZE)
+    rs = np.random.RandomState(0)
+
+    def fft_mix_exp():
+        spec = scipy.fft.rfft2(impulses, workers=1)
+        mixed = spec[0][:, None] * kernels[0] + spec[1][:, None] * kernels[1]
+        return np.exp(-scipy.fft.irfft2(mixed, s=(PAPER_SIZE,) * 2, workers=1))
+
+    cost = {
+        "motion (per video)": best(
+            lambda: R._all_positions(5000, 202, PAPER_FRAMES, PAPER_SIZE, 1.0, seed)
+        ),
+        "splat": best(lambda: R._splat(block, cell_type, PAPER_SIZE)),
+        "FFT convolution + exp": best(fft_mix_exp),
+        "degrade, clear": best(lambda: degrade(clean[None], blur=0, noise=0.0)),
+        "degrade, blur b=5": best(lambda: degrade(clean[None], blur=5, noise=0.0)),
+        "degrade, noise 0.1": best(
+            lambda: degrade(clean[None], blur=0, noise=0.1, random_state=rs)
+        ),
+    }
+    p_clear, p_blur, p_noisy, p_both = PAPER_CONDITION_PROBA
+    blocks = PAPER_FRAMES // R.FRAME_BLOCK
+    draw = cost["motion (per video)"] + blocks * (
+        cost["splat"] + cost["FFT convolution + exp"]
+    )
+    degr = blocks * (
+        cost["degrade, clear"]
+        + (p_blur + p_both) * (cost["degrade, blur b=5"] - cost["degrade, clear"])
+        + (p_noisy + p_both) * (cost["degrade, noise 0.1"] - cost["degrade, clear"])
+    )
+    print(
+        f"Part 1b: CPU time per stage, best of {repeat} (per block of "
+        f"{R.FRAME_BLOCK} frames at {PAPER_SIZE} x {PAPER_SIZE} unless stated)"
+    )
+    for name, ms in cost.items():
+        print(f"  {name:26s}{ms:8.2f} ms")
+    per_video = draw + degr
+    print(
+        f"  average paper video: {per_video:.0f} ms (drawing {draw:.0f} ms, blur + "
+        f"noise {degr:.0f} ms) -> full set on 2 idle cores ~ "
+        f"{per_video * PAPER_VIDEOS / 2e3:.0f} s + sha256"
+    )
+
+
+def _proc_children():
+    """Process ids of this process's children (Linux /proc)."""
+    me, kids = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == me:
+                kids.append(int(entry))
+    return kids
+
+
+def _proc_cpu(pid):
+    """User + system CPU seconds of a process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_peak_rss(pid):
+    """Peak resident set size in bytes (VmHWM, reset by exec, unlike ru_maxrss)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def fetch_child(n_videos, n_jobs, home):
-    """Part 2, in a fresh process: fetch and report time and peak memory."""
+    """Part 2, in a fresh process: fetch and report time, CPU and peak memory."""
     from joblib.externals.loky import get_reusable_executor
 
     from skcells.datasets import fetch_synthetic_blood_videos
@@ -181,6 +292,9 @@ def fetch_child(n_videos, n_jobs, home):
         n_videos=2 * n_jobs, n_frames=2, size=16, data_home=home, n_jobs=n_jobs
     )
     startup = time.perf_counter() - t
+    workers = _proc_children()
+    cpu0 = {pid: _proc_cpu(pid) for pid in workers}
+    self0 = _proc_cpu(os.getpid())
     t = time.perf_counter()
     bunch = fetch_synthetic_blood_videos(
         n_videos=n_videos,
@@ -191,6 +305,9 @@ def fetch_child(n_videos, n_jobs, home):
         verbose=False,
     )
     elapsed = time.perf_counter() - t
+    parent_cpu = _proc_cpu(os.getpid()) - self0
+    worker_cpu = sum(_proc_cpu(pid) - cpu0[pid] for pid in workers)
+    worker_rss = [_proc_peak_rss(pid) for pid in workers]
     t = time.perf_counter()
     fetch_synthetic_blood_videos(
         n_videos=n_videos,
@@ -203,7 +320,6 @@ def fetch_child(n_videos, n_jobs, home):
     nbytes = bunch.data.nbytes
     del bunch
     get_reusable_executor().shutdown(wait=True)
-    kib = 1024
     print(
         json.dumps(
             {
@@ -211,12 +327,10 @@ def fetch_child(n_videos, n_jobs, home):
                 "fetch_s": elapsed,
                 "reuse_s": reuse,
                 "bytes": nbytes,
-                "parent_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                * kib,
-                "worker_peak_rss": resource.getrusage(
-                    resource.RUSAGE_CHILDREN
-                ).ru_maxrss
-                * kib,
+                "parent_cpu_s": parent_cpu,
+                "worker_cpu_s": worker_cpu,
+                "parent_peak_rss": _proc_peak_rss(os.getpid()),
+                "worker_peak_rss": worker_rss,
             }
         )
     )
@@ -240,29 +354,37 @@ def streaming_fetch(n_videos, n_jobs):
         )
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     gib = 2**30
-    per_video = r["fetch_s"] / n_videos
-    projected = per_video * PAPER_VIDEOS
-    total_rss = r["parent_peak_rss"] + n_jobs * r["worker_peak_rss"]
+    scale = PAPER_VIDEOS / n_videos
+    cores = min(2, os.cpu_count())
+    # Wall time the same CPU work would take on `cores` idle cores: the
+    # workers' share runs in parallel, the parent's (sha256) does not.
+    idle = (r["worker_cpu_s"] / cores + r["parent_cpu_s"]) * scale
+    if not r["worker_peak_rss"]:  # n_jobs=1: rendering ran in the parent
+        idle = (r["parent_cpu_s"]) * scale
+    worst_worker = max(r["worker_peak_rss"], default=0)
+    total_rss = r["parent_peak_rss"] + sum(r["worker_peak_rss"])
     print(
         f"Part 2: fetch of {n_videos} paper-size videos ({r['bytes'] / gib:.2f} GiB) "
         f"into a fresh cache, n_jobs={n_jobs}, in a child process"
     )
     print(f"  worker start-up (once per process):   {r['startup_s']:.1f} s")
     print(
-        f"  render + write + sha256 manifest:     {r['fetch_s']:.1f} s "
-        f"({n_videos / r['fetch_s']:.2f} videos/s)"
+        f"  render + write + sha256 manifest:     {r['fetch_s']:.1f} s wall "
+        f"({n_videos / r['fetch_s']:.2f} videos/s); CPU: workers "
+        f"{r['worker_cpu_s']:.1f} s, parent {r['parent_cpu_s']:.1f} s"
     )
     print(f"  reuse (verify sha256 again, open):     {r['reuse_s']:.1f} s")
     print(
-        f"  projected full set ({PAPER_VIDEOS} videos, "
-        f"{PAPER_VIDEOS * r['bytes'] / n_videos / gib:.1f} GiB): "
-        f"{projected:.0f} s (+{r['startup_s']:.0f} s start-up)   (target <= 120 s)"
+        f"  full set ({PAPER_VIDEOS} videos, "
+        f"{PAPER_VIDEOS * r['bytes'] / n_videos / gib:.1f} GiB), projected: "
+        f"{r['fetch_s'] * scale:.0f} s at this machine's current load; "
+        f"{idle:.0f} s from CPU time on {cores} idle cores   (target <= 120 s)"
     )
     print(
-        f"  peak RSS: parent {r['parent_peak_rss'] / gib:.2f} GiB, largest worker "
-        f"{r['worker_peak_rss'] / gib:.2f} GiB, parent + {n_jobs} workers <= "
-        f"{total_rss / gib:.2f} GiB   (target <= 2 GiB; streaming, so it does not "
-        "grow with the number of videos)"
+        f"  peak RSS (VmHWM): parent {r['parent_peak_rss'] / gib:.2f} GiB, "
+        f"largest worker {worst_worker / gib:.2f} GiB, sum of all "
+        f"{1 + len(r['worker_peak_rss'])} processes {total_rss / gib:.2f} GiB   "
+        "(target <= 2 GiB; streaming, so it does not grow with the number of videos)"
     )
 
 
@@ -283,6 +405,7 @@ def main(argv=None):
         f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     side_by_side(args.videos, args.frames)
+    stage_costs()
     if args.fetch_videos > 0:
         streaming_fetch(args.fetch_videos, args.n_jobs)
 

@@ -350,10 +350,10 @@ def test_interrupted_build_leaves_no_cache(data_home, monkeypatch):
     kw = dict(n_videos=4, n_frames=2, size=16)
     real = _synthetic._render_chunk
 
-    def crash(config, start, meta):
+    def crash(config, start, *args):
         if start > 0:
             raise RuntimeError("killed")
-        return real(config, start, meta)
+        return real(config, start, *args)
 
     monkeypatch.setattr(_synthetic, "_CHUNK_BYTES", 2 * 3 * 16 * 16)  # 1 per chunk
     monkeypatch.setattr(_synthetic, "_render_chunk", crash)

@@ -123,17 +123,17 @@ def render_video(
         RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
         ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames
         show the same scene at a lower resolution.
-    wbc_radius : float, default=0.045
-        WBC radius as a fraction of ``size`` (5.8 px at 128 px), in
+    wbc_radius : float, default=0.035
+        WBC radius as a fraction of ``size`` (4.5 px at 128 px), in
         ``(0, 0.5]``.
-    nucleus_ratio : float, default=0.55
+    nucleus_ratio : float, default=0.5
         WBC nucleus radius as a fraction of the WBC radius, in ``[0, 1]``.
     rbc_absorbance : tuple of 3 float, default=(0.02, 0.09, 0.08)
         Optical density of one RBC at full thickness in the red, green and
         blue channels (``>= 0``).
-    wbc_absorbance : tuple of 3 float, default=(0.30, 0.22, 0.04)
+    wbc_absorbance : tuple of 3 float, default=(0.16, 0.13, 0.03)
         Optical density of the WBC cytoplasm (pale lilac) per channel.
-    nucleus_absorbance : tuple of 3 float, default=(1.2, 1.4, 0.45)
+    nucleus_absorbance : tuple of 3 float, default=(0.9, 1.0, 0.35)
         Optical density added by the WBC nucleus (dark purple) per channel.
     background : tuple of 3 float, default=(245.0, 240.0, 235.0)
         Intensity of an empty field per channel, in ``[0, 255]``.

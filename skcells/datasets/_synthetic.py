@@ -609,28 +609,27 @@ def _build_cache(folder, config, key, *, n_jobs, verbose):
     show = sys.stderr.isatty() if verbose is None else bool(verbose)
     logger.info("rendering %d synthetic videos into %s", n, folder)
     with atomic_directory(folder) as tmp:
+        path = tmp / _DATA_FILE
         header = np.lib.format.open_memmap(
-            tmp / _DATA_FILE, mode="w+", dtype=np.uint8, shape=config.shape
+            path, mode="w+", dtype=np.uint8, shape=config.shape
         )
         offset = header.offset
         del header
+        # Workers write their videos straight into the file (disjoint byte
+        # ranges) and return only a count: no video travels between processes
+        # and no process holds more than one video.
         tasks = (
             delayed(_render_chunk)(
-                config, s, {k: v[s : s + chunk] for k, v in meta.items()}
+                config, s, {k: v[s : s + chunk] for k, v in meta.items()}, path, offset
             )
             for s in starts
         )
         parallel = Parallel(
-            n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs"
+            n_jobs=n_jobs, return_as="generator_unordered", pre_dispatch="2*n_jobs"
         )
-        with (
-            open(tmp / _DATA_FILE, "r+b") as f,
-            tqdm(total=n, unit="video", desc="rendering", disable=not show) as bar,
-        ):
-            f.seek(offset)
-            for videos in parallel(tasks):
-                f.write(videos.data)
-                bar.update(len(videos))
+        with tqdm(total=n, unit="video", desc="rendering", disable=not show) as bar:
+            for count in parallel(tasks):
+                bar.update(count)
         np.savez(tmp / _META_FILE, **meta)
         write_manifest(
             tmp, [_DATA_FILE, _META_FILE], key=key, params=config.video_params()
@@ -638,13 +637,21 @@ def _build_cache(folder, config, key, *, n_jobs, verbose):
     _remember_verified(folder, _file_stamps(folder))
 
 
-def _render_chunk(config, start, meta):
-    """Render consecutive videos ``start, start + 1, ...`` (a worker task)."""
+def _render_chunk(config, start, meta, path, offset):
+    """Render videos ``start, start + 1, ...`` into the data file (a worker task).
+
+    Returns
+    -------
+    count : int
+        The number of videos written.
+    """
     count = len(meta["blur"])
-    out = np.empty((count, *config.shape[1:]), dtype=np.uint8)
-    for k in range(count):
-        out[k] = config.render_item(start + k, meta, k)
-    return out
+    video_bytes = int(np.prod(config.shape[1:]))
+    with open(path, "r+b") as f:
+        f.seek(offset + start * video_bytes)
+        for k in range(count):
+            f.write(config.render_item(start + k, meta, k).data)
+    return count
 
 
 def _check_n_jobs(n_jobs):
