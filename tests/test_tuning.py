@@ -1,5 +1,6 @@
-"""Tests for skcells.tuning: storages, studies, search spaces and reports."""
+"""Tests for skcells.tuning and ``skcells tune``."""
 
+import json
 import threading
 
 import numpy as np
@@ -15,11 +16,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from skcells.cli import main
 from skcells.curriculum import CurriculumNeuralNetClassifier
 from skcells.multiview import MultiViewClassifier
 from skcells.tuning import (
     PredictTimeObjective,
     PredictTimeSpace,
+    best_trial,
     best_trial_summary,
     check_n_trials,
     count_states,
@@ -574,3 +577,68 @@ def test_training_search_bad_input():
         training_search(estimator, study=optuna.create_study(direction="minimize"))
     search = training_search(estimator, random_state=3)
     assert isinstance(search.cv, StratifiedKFold) and search.cv.random_state == 3
+
+
+# ------------------------------------------------------------- skcells tune
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--n-trials", "0"], "--n-trials must be an integer >= 1, got 0"),
+        (["--n-views", "5", "2"], "n_views must be a range (low, high)"),
+        (["--crop-scale-low", "0.6", "0.7", "--crop-scale-high", "0.2", "0.5"],
+         "crop_scale_high must reach"),
+        (["--timeout", "-1"], "--timeout must be > 0"),
+        (["--study", "nope"], "study_name='nope' does not exist"),
+        (["--storage", "nonsense"], "storage must be an Optuna storage URL"),
+        (["--storage", "postgresql+psycopg2://u:pw@127.0.0.1:1/x", "--create",
+          "--connect-timeout", "2"], "is unreachable"),
+    ],
+)  # fmt: skip
+def test_tune_command_bad_input(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    status = main(["tune", "--scale", "smoke", "--out", str(out), *argv])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skcells tune: error: ")
+    assert message in err[0]
+    assert "pw@" not in err[0]
+    # Nothing that could pass for results.
+    assert not any((out / name).exists() for name in ("trials.csv", "run.json"))
+
+
+def test_tune_command_runs_reports_and_guards_its_study(tmp_path, capsys):
+    out, home = tmp_path / "out", tmp_path / "home"
+    base = ["tune", "--scale", "smoke", "--out", str(out), "--data-home", str(home)]
+    assert main([*base, "--create", "--n-trials", "3", "--n-views", "1", "3"]) == 0
+    printed = capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())
+    assert run["trials_run"] == [0, 1, 2] and run["states"] == {"COMPLETE": 3}
+    assert f"best trial #{run['best_trial']['number']}:" in printed
+    assert run["best_trial"]["estimator_params"]["n_views"] in (1, 2, 3)
+    table = (out / "trials.csv").read_text().splitlines()
+    assert len(table) == 4 and "params_n_views" in table[0]
+    assert (out / "optimization_history.png").read_bytes()[:4] == b"\x89PNG"
+
+    # A second run of the same command adds trials to the same study.
+    assert main([*base, "--n-trials", "1", "--n-views", "1", "3"]) == 0
+    assert json.loads((out / "run.json").read_text())["trials_run"] == [3]
+
+    # --report runs nothing and sees the same best trial.
+    assert main([*base, "--report"]) == 0
+    report = json.loads((out / "run.json").read_text())
+    assert report["trials_run"] == [] and report["states"] == {"COMPLETE": 4}
+    study = load_or_create_study("skcells-tune", out_dir=out)
+    assert report["best_trial"]["number"] == best_trial(study).number
+
+    # Another recipe, or another model, may not join the study.
+    before = (out / "run.json").read_text()
+    capsys.readouterr()
+    assert main([*base, "--seed", "1", "--n-trials", "1"]) == 2
+    assert "another recipe" in capsys.readouterr().err
+    study.set_user_attr("skcells:model_sha256", "0" * 64)
+    assert main([*base, "--n-trials", "1"]) == 2
+    assert "another fitted model" in capsys.readouterr().err
+    assert (out / "run.json").read_text() == before
+    assert len(load_or_create_study("skcells-tune", out_dir=out).trials) == 4
