@@ -469,6 +469,27 @@ def test_skorch_net_predicts_string_labels_from_views(fitted_net):
     np.testing.assert_allclose(restored.predict_proba(X), proba, atol=1e-6)
 
 
+def test_curriculum_net_receives_difficulty_through_the_views(colour_images):
+    from skcells.curriculum import CurriculumNeuralNetClassifier
+
+    X, y = colour_images
+    d = np.linspace(0, 1, len(y))
+    net = CurriculumNeuralNetClassifier(
+        TinyCNN,
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=2,
+        batch_size=8,
+        verbose=0,
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = MultiViewClassifier(net, n_views=2, output_size=8, random_state=0)
+        clf.fit(X, y, difficulty=d)
+    history = clf.estimator_.history
+    # the first epoch trains on the easiest samples only
+    assert history[0, "n_curriculum_samples"] < history[-1, "n_curriculum_samples"]
+    assert set(clf.predict(X)) <= {"blue", "red"}
+
+
 # ----------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("params", "match"),
