@@ -172,6 +172,7 @@ def test_works_with_a_dataloader():
         (dict(distance_rule="far"), "distance_rule"),
         (dict(frames=16), "frames"),
         (dict(frames=[]), "frames"),
+        (dict(frames=slice(20, None)), "frames"),
         (dict(random_state=-1), "random_state"),
         (dict(noise_law="salt"), "noise_law"),
     ],

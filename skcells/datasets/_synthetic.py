@@ -409,6 +409,7 @@ def fetch_synthetic_blood_videos(
         Show a progress bar while rendering; None shows it when standard
         error is a terminal.
     <generation parameters>
+
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`

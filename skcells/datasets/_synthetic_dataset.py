@@ -36,7 +36,8 @@ class SyntheticBloodVideos(Dataset, Sequence):
     is a pure function of ``(random_state, i, parameters)``: it does not
     depend on ``n_videos``, on the other items or on the order of access,
     and equals row ``i`` of :func:`fetch_synthetic_blood_videos` with the
-    same parameters.  See the User Guide text in ``DESCR`` of the fetcher.
+    same parameters.  The dataset is described in the ``DESCR`` of
+    :func:`fetch_synthetic_blood_videos`.
 
     Parameters
     ----------
@@ -64,6 +65,7 @@ class SyntheticBloodVideos(Dataset, Sequence):
     random_state : int, default=0
         Seed of the whole dataset (non-negative).
     <generation parameters>
+
     Attributes
     ----------
     metadata : pandas.DataFrame
@@ -229,7 +231,13 @@ def _check_frame_selection(frames, n_frames):
     if frames is None:
         return None, False
     if isinstance(frames, slice):
-        return np.arange(n_frames)[frames], False
+        index = np.arange(n_frames)[frames]
+        if index.size == 0:
+            raise ValueError(
+                f"frames must select at least one of the {n_frames} frames, got "
+                f"{frames!r}."
+            )
+        return index, False
     if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):
         if not -n_frames <= frames < n_frames:
             raise ValueError(
