@@ -42,10 +42,10 @@ UNPICKLERS = {
     "dill.load",
     "cloudpickle.load",
 }
-# Reviewed unpickling sites (relative path, call).  tuning/_recipe.py reads the
-# fitted tuning model back from the data home; see
-# test_tuning_model_cache_does_not_unpickle_tampered_files below.
-UNPICKLE_SITES = {("tuning/_recipe.py", "pickle.load")}
+# Reviewed unpickling sites (relative path, call).  None: the tuning model
+# cache stores weights only (see
+# test_tuning_model_cache_does_not_unpickle_tampered_files below).
+UNPICKLE_SITES = set()
 
 
 def _dotted(node):
@@ -245,12 +245,6 @@ def test_skorch_load_params_refuses_pickled_payloads(net_class, marker, tmp_path
         net.load_params(f_optimizer=buffer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tuning_problem unpickles the cached model.pkl of the data home; the "
-    "manifest detects corruption, not tampering, so whoever can write the "
-    "(possibly shared) data home runs code in every `skcells tune` worker",
-)
 def test_tuning_model_cache_does_not_unpickle_tampered_files(tmp_path):
     from skcells.datasets._base import params_hash
     from skcells.tuning import tuning_problem, tuning_recipe

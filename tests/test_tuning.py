@@ -1,7 +1,10 @@
 """Tests for skcells.tuning and ``skcells tune``."""
 
 import json
+import pickle
+import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -18,6 +21,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skcells.cli import main
 from skcells.curriculum import CurriculumNeuralNetClassifier
+from skcells.datasets._base import sha256_file, write_manifest
 from skcells.multiview import MultiViewClassifier
 from skcells.tuning import (
     PredictTimeObjective,
@@ -33,6 +37,8 @@ from skcells.tuning import (
     training_search,
     trials_table,
     tune_predict_time,
+    tuning_problem,
+    tuning_recipe,
     write_study_report,
 )
 
@@ -608,8 +614,14 @@ def test_tune_command_bad_input(tmp_path, capsys, argv, message):
     assert not any((out / name).exists() for name in ("trials.csv", "run.json"))
 
 
-def test_tune_command_runs_reports_and_guards_its_study(tmp_path, capsys):
-    out, home = tmp_path / "out", tmp_path / "home"
+@pytest.fixture(scope="module")
+def smoke_home(tmp_path_factory):
+    """A data home shared by the tests that need the smoke tuning model."""
+    return tmp_path_factory.mktemp("smoke_home")
+
+
+def test_tune_command_runs_reports_and_guards_its_study(tmp_path, capsys, smoke_home):
+    out, home = tmp_path / "out", smoke_home
     base = ["tune", "--scale", "smoke", "--out", str(out), "--data-home", str(home)]
     assert main([*base, "--create", "--n-trials", "3", "--n-views", "1", "3"]) == 0
     printed = capsys.readouterr().out
@@ -642,3 +654,58 @@ def test_tune_command_runs_reports_and_guards_its_study(tmp_path, capsys):
     assert "another fitted model" in capsys.readouterr().err
     assert (out / "run.json").read_text() == before
     assert len(load_or_create_study("skcells-tune", out_dir=out).trials) == 4
+
+
+def test_tuning_model_cache_stores_weights_only(smoke_home):
+    problem = tuning_problem("smoke", data_home=smoke_home)
+    folder = problem.model_path.parent
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "params.pt"]
+    assert problem.model_sha256 == sha256_file(problem.model_path)
+    assert problem.recipe == tuning_recipe("smoke")
+    # The model rebuilt from the cached weights predicts as a fresh fit does.
+    fresh = tuning_problem("smoke", data_home=smoke_home, cache=False)
+    assert fresh.model_sha256 is None and fresh.model_path is None
+    for n_views, crop_scale in ((1, (0.1, 0.2)), (5, (0.4, 0.9))):
+        for p in (problem, fresh):
+            p.model.set_params(n_views=n_views, crop_scale=crop_scale)
+        np.testing.assert_allclose(
+            problem.model.predict_proba(problem.X_val),
+            fresh.model.predict_proba(fresh.X_val),
+            atol=1e-6,
+        )
+    # Loading again reuses the cache: same weights file, same hash.
+    again = tuning_problem("smoke", data_home=smoke_home)
+    assert again.model_sha256 == problem.model_sha256
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
+def test_tampered_tuning_weights_are_refused(tmp_path, smoke_home):
+    src = tuning_problem("smoke", data_home=smoke_home).model_path.parent
+    home = tmp_path / "home"
+    shutil.copytree(smoke_home, home)  # dataset and model caches
+    folder = home / src.relative_to(smoke_home)
+    marker = tmp_path / "PAYLOAD_RAN"
+    (folder / "params.pt").write_bytes(pickle.dumps(_Payload(marker)))
+    write_manifest(folder, ["params.pt"], recipe=tuning_recipe("smoke"))
+    with pytest.raises(ValueError, match="cached tuning model .* cannot be loaded"):
+        tuning_problem("smoke", data_home=home)
+    assert not marker.exists()
+
+
+class _Payload:
+    """Unpickling this object would create ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "payload ran"))
+
+
+def test_tuning_recipe_bad_input():
+    with pytest.raises(ValueError, match="scale must be one of"):
+        tuning_recipe("huge")
+    with pytest.raises(ValueError, match="target must be one of"):
+        tuning_recipe("smoke", target="plt")
+    with pytest.raises(ValueError, match="random_state must be a non-negative int"):
+        tuning_recipe("smoke", random_state=-1)

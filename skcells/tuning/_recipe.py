@@ -12,7 +12,6 @@ its trials were scored on one model.
 """
 
 import logging
-import pickle
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -30,7 +29,7 @@ from ..datasets._base import (
 logger = logging.getLogger(__name__)
 
 _CACHE_DIR = "tune_models"
-_MODEL_FILE = "model.pkl"
+_PARAMS_FILE = "params.pt"
 
 #: Sizes of the tuning problem.  ``smoke`` takes seconds (tests, CI),
 #: ``quick`` a few minutes on two CPU cores.
@@ -143,18 +142,20 @@ def tuning_problem(
         Folder of the dataset and model caches, see
         :func:`skcells.datasets.get_data_home`.
     cache : bool, default=True
-        Reuse and store the fitted model in
+        Reuse and store the fitted model's weights in
         ``data_home / "tune_models" / <recipe hash>``.  Concurrent callers
         with the same recipe fit it once: the others wait for the lock and
-        load it.
+        load it.  Only weights are stored and read (no pickled objects); the
+        model itself is rebuilt from the recipe.
 
     Returns
     -------
     problem : sklearn.utils.Bunch
         ``model`` (the fitted :class:`~skcells.multiview.MultiViewClassifier`),
         ``X_val``, ``y_val`` (validation frames and labels), ``recipe``,
-        ``recipe_hash``, ``model_sha256`` (sha256 of the pickled model; None
-        when ``cache=False``) and ``model_path`` (None when ``cache=False``).
+        ``recipe_hash``, ``model_sha256`` (sha256 of the cached weights; None
+        when ``cache=False``) and ``model_path`` (the weights file; None when
+        ``cache=False``).
     """
     recipe = tuning_recipe(scale, target=target, random_state=random_state)
     recipe_hash = params_hash(recipe)
@@ -166,22 +167,20 @@ def tuning_problem(
         model_sha256 = model_path = None
     else:
         folder = get_data_home(data_home) / _CACHE_DIR / recipe_hash[:20]
-        manifest = verify_manifest(folder) if folder.is_dir() else None
+        manifest = _valid_manifest(folder, recipe)
         if manifest is None:
             with cache_lock(folder):
                 # Another worker may have fitted it while we waited.
-                manifest = verify_manifest(folder) if folder.is_dir() else None
+                manifest = _valid_manifest(folder, recipe)
                 if manifest is None:
                     model = _fit(recipe, X_train, y_train, d_train)
                     with atomic_directory(folder) as tmp:
-                        with open(tmp / _MODEL_FILE, "wb") as f:
-                            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
-                        write_manifest(tmp, [_MODEL_FILE], recipe=recipe)
-                    manifest = verify_manifest(folder)
-        model_path = folder / _MODEL_FILE
-        with open(model_path, "rb") as f:
-            model = pickle.load(f)  # our own cache, checked against its manifest
-        model_sha256 = manifest["files"][_MODEL_FILE]["sha256"]
+                        model.estimator_.save_params(f_params=tmp / _PARAMS_FILE)
+                        write_manifest(tmp, [_PARAMS_FILE], recipe=recipe)
+                    manifest = _valid_manifest(folder, recipe)
+        model_path = folder / _PARAMS_FILE
+        model = _restore(recipe, X_train, y_train, model_path)
+        model_sha256 = manifest["files"][_PARAMS_FILE]["sha256"]
     return Bunch(
         model=model,
         X_val=X_val,
@@ -191,6 +190,46 @@ def tuning_problem(
         model_sha256=model_sha256,
         model_path=model_path,
     )
+
+
+def _valid_manifest(folder, recipe):
+    """The cache's manifest if it is complete and made from ``recipe``."""
+    if not folder.is_dir():
+        return None
+    manifest = verify_manifest(folder)
+    if (
+        manifest is None
+        or manifest.get("recipe") != recipe
+        or _PARAMS_FILE not in manifest.get("files", {})
+    ):
+        return None
+    return manifest
+
+
+def _restore(recipe, X_train, y_train, params_path):
+    """Rebuild the fitted model from its recipe and its cached weights.
+
+    Only tensors are read back (skorch's ``load_params`` loads with
+    ``torch.load(weights_only=True)``), never pickled objects, so a data
+    home shared between machines cannot smuggle code into a worker.  The
+    multi-view classifier is fitted for zero epochs, which sets its fitted
+    attributes (classes, view geometry) from the training data, and the
+    trained weights are then loaded into its network.
+    """
+    model = _build(recipe)
+    epochs = model.estimator.max_epochs
+    model.estimator.set_params(max_epochs=0)
+    model.fit(X_train, y_train)
+    try:
+        model.estimator_.load_params(f_params=params_path)
+    except Exception as exc:  # unreadable or not a state dict of this network
+        raise ValueError(
+            f"the cached tuning model {str(params_path)!r} cannot be loaded "
+            f"({exc}); delete its folder to refit it."
+        ) from exc
+    model.estimator.set_params(max_epochs=epochs)
+    model.estimator_.set_params(max_epochs=epochs)
+    return model
 
 
 def _data(recipe, data_home):
@@ -220,8 +259,8 @@ def _data(recipe, data_home):
     return X_train, X_val, y_train, y_val, d_train
 
 
-def _fit(recipe, X_train, y_train, difficulty):
-    """Train the recipe's curriculum CNN inside a multi-view classifier."""
+def _build(recipe):
+    """The unfitted multi-view curriculum CNN of a recipe."""
     import torch
 
     from ..curriculum import CurriculumNeuralNetClassifier
@@ -230,7 +269,6 @@ def _fit(recipe, X_train, y_train, difficulty):
 
     n = recipe["net"]
     mv = recipe["multiview"]
-    torch.manual_seed(recipe["seed"])
     net = CurriculumNeuralNetClassifier(
         CNN9,
         module__n_classes=2,
@@ -246,7 +284,7 @@ def _fit(recipe, X_train, y_train, difficulty):
         train_split=None,
         verbose=0,
     )
-    model = MultiViewClassifier(
+    return MultiViewClassifier(
         net,
         n_views=mv["n_views"],
         crop_scale=tuple(mv["crop_scale"]),
@@ -254,6 +292,14 @@ def _fit(recipe, X_train, y_train, difficulty):
         aggregation=mv["aggregation"],
         random_state=recipe["seed"],
     )
+
+
+def _fit(recipe, X_train, y_train, difficulty):
+    """Train the recipe's curriculum CNN inside a multi-view classifier."""
+    import torch
+
+    model = _build(recipe)
+    torch.manual_seed(recipe["seed"])
     logger.info(
         "fitting the %s tuning model on %d frames", recipe["scale"], len(y_train)
     )
