@@ -8,7 +8,6 @@ the same thing on synthetic and on real data.
 import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 MAX_BLUR = 10
 NOISE_LAWS = ("gaussian", "poisson")
@@ -79,7 +78,8 @@ def add_noise(x, level, *, law="gaussian", random_state=None):
         standard deviation at mid-grey (128) is ``level * 255``.
     law : {"gaussian", "poisson"}, default="gaussian"
         The noise model.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, numpy.random.Generator, RandomState instance or None, \
+default=None
         Seed or generator for the noise.
 
     Returns
@@ -93,9 +93,9 @@ def add_noise(x, level, *, law="gaussian", random_state=None):
     x = _as_finite_float32(x, "x")
     if level == 0:
         return x.copy()
-    rng = check_random_state(random_state)
+    rng = _as_generator(random_state)
     if law == "gaussian":
-        return x + rng.standard_normal(x.shape).astype(np.float32) * (255.0 * level)
+        return x + _standard_normal(rng, x.shape) * np.float32(255.0 * level)
     # Photon counts: variance proportional to intensity, scaled so that the
     # standard deviation at intensity 128 is level * 255.
     photons_per_unit = 128.0 / (255.0 * level) ** 2
@@ -117,8 +117,9 @@ def degrade(images, *, blur, noise, law="gaussian", random_state=None):
         Noise level per image in ``[0, 1]`` (see :func:`add_noise`).
     law : {"gaussian", "poisson"}, default="gaussian"
         The noise model.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the noise.
+    random_state : int, numpy.random.Generator, RandomState instance or None, \
+default=None
+        Seed or generator for the noise.
 
     Returns
     -------
@@ -173,7 +174,7 @@ def degrade(images, *, blur, noise, law="gaussian", random_state=None):
         _check_blur(b, "blur")
     for v in np.unique(noise):
         _check_level(v, "noise")
-    rng = check_random_state(random_state)
+    rng = _as_generator(random_state)
     out = np.empty(images.shape, dtype=np.uint8)
     for b in np.unique(blur):
         idx = np.flatnonzero(blur == b)
@@ -183,7 +184,7 @@ def degrade(images, *, blur, noise, law="gaussian", random_state=None):
         shape = (-1,) + (1,) * (images.ndim - 1)
         x = out[noisy].astype(np.float32)
         if law == "gaussian":
-            eps = rng.standard_normal(x.shape).astype(np.float32)
+            eps = _standard_normal(rng, x.shape)
             x += eps * (255.0 * noise[noisy].reshape(shape)).astype(np.float32)
         else:
             for k, i in enumerate(noisy):
@@ -222,3 +223,31 @@ def _check_level(v, name):
     if not np.isfinite(v) or not 0 <= v <= 1:
         raise ValueError(f"{name} must be a real number in [0, 1], got {v!r}.")
     return float(v)
+
+
+def _as_generator(random_state):
+    """Return a NumPy random generator for ``random_state``.
+
+    A :class:`numpy.random.Generator` or a legacy
+    :class:`numpy.random.RandomState` is used as is; an int or None seeds a
+    new :class:`~numpy.random.Generator` (PCG64), whose float32 normal draws
+    are several times faster than the legacy ones.
+    """
+    if isinstance(random_state, np.random.Generator | np.random.RandomState):
+        return random_state
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral)
+        and not isinstance(random_state, bool)
+    ):
+        return np.random.default_rng(random_state)
+    raise TypeError(
+        "random_state must be None, an int, a numpy Generator or RandomState, "
+        f"got {random_state!r}."
+    )
+
+
+def _standard_normal(rng, shape):
+    """float32 standard normal draws from either kind of NumPy generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng.standard_normal(shape, dtype=np.float32)
+    return rng.standard_normal(shape).astype(np.float32)

@@ -258,7 +258,7 @@ def _render(rbc_count, wbc_count, blur, noise, n_frames, frames, seed, params):
         clean = _clean_frames(positions[t0:t1], cell_type, kernels, light, size)
         rs = None
         if noise > 0:
-            rs = np.random.RandomState(np.random.MT19937(_child(noise_seed, block)))
+            rs = np.random.default_rng(_child(noise_seed, block))
         noisy = degrade(
             clean[None],
             blur=blur,
