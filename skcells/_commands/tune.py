@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import warnings
 from pathlib import Path
 
@@ -91,6 +92,7 @@ def add_arguments(parser):
         "--sampler-seed",
         type=int,
         default=None,
+        metavar="INT",
         help="seed of this worker's TPE sampler (default: random, so that "
         "workers explore different points)",
     )
@@ -289,6 +291,7 @@ def run(args):
         n_trials=n_trials,
         timeout=args.timeout,
         callbacks=[progress],
+        show_progress_bar=sys.stderr.isatty(),
     )
     _fail_stale(study)
     _finish(study, where, out, worker=worker, ran=ran)
