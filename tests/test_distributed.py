@@ -233,3 +233,37 @@ def test_killed_worker_leaves_the_study_usable(
             assert t.state.name in ("COMPLETE", "FAIL")
         else:
             assert t.state.name == "COMPLETE"
+
+
+# ----------------------------------------------------------- the harness itself
+
+
+def test_cluster_is_stopped_and_removed_even_when_the_body_fails():
+    try:
+        _postgres.find_pg_bin()
+        _postgres._server_account()
+    except _postgres.PostgresUnavailable as exc:
+        _postgres._unavailable(str(exc))
+    with pytest.raises(RuntimeError, match="body failed"):
+        with _postgres.postgres_cluster() as cluster:
+            root, port = cluster.root, cluster.port
+            assert cluster.is_running()
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass
+            raise RuntimeError("body failed")
+    assert not root.exists()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_missing_binaries_skip_or_fail_with_the_reason(monkeypatch):
+    monkeypatch.setattr(_postgres.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_postgres.glob, "glob", lambda pattern: [])
+    with pytest.raises(_postgres.PostgresUnavailable, match="install-postgres"):
+        _postgres.find_pg_bin()
+    monkeypatch.delenv("SKCELLS_REQUIRE_POSTGRES", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not found"):
+        _postgres._unavailable("PostgreSQL server binaries not found")
+    monkeypatch.setenv("SKCELLS_REQUIRE_POSTGRES", "1")
+    with pytest.raises(pytest.fail.Exception, match="SKCELLS_REQUIRE_POSTGRES"):
+        _postgres._unavailable("PostgreSQL server binaries not found")
