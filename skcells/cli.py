@@ -20,7 +20,7 @@ _COMMANDS = {
     "generate": ("generate", "render the synthetic blood-cell videos into the cache"),
     "show": ("show", "write a PNG grid of sample frames and a GIF of one video"),
     "reproduce": ("reproduce", "run the paper's experiments and write tables/figures"),
-    "tune": ("tune", "tune multi-view and curriculum hyper-parameters with Optuna"),
+    "tune": ("tune", "tune the multi-view prediction parameters with Optuna"),
 }
 
 

@@ -149,14 +149,6 @@ def test_routing_without_difficulty_request_is_refused(data):
             pipe.fit(X, y, difficulty=difficulty)
 
 
-@pytest.mark.xfail(
-    reason="MultiViewClassifier.get_metadata_routing does not add its own score "
-    "request (add_self_request), so Pipeline.score, which always passes "
-    "sample_weight, fails under routing; scikit-learn's own routers share this "
-    "(scikit-learn issue #30937). Pass scoring='accuracy' meanwhile.",
-    raises=TypeError,
-    strict=False,
-)
 def test_pipeline_default_score_under_routing(data):
     X, y, difficulty = data
     pipe = make_pipeline(max_epochs=1)

@@ -610,14 +610,18 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
     def get_metadata_routing(self):
         """Get the metadata routing of this object.
 
-        ``fit`` routes metadata to ``estimator.fit``.
+        ``fit`` routes metadata to ``estimator.fit``; the classifier's own
+        requests (e.g. ``sample_weight`` for ``score``) are included, so it can
+        be the last step of a :class:`~sklearn.pipeline.Pipeline` that is
+        scored under metadata routing.
 
         Returns
         -------
         routing : MetadataRouter
             The routing information.
         """
-        return MetadataRouter(owner=self).add(
+        router = MetadataRouter(owner=self).add_self_request(self)
+        return router.add(
             estimator=self.estimator,
             method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
