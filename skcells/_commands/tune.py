@@ -223,6 +223,10 @@ def run(args):
     check_n_trials(n_trials, "--n-trials")
     if args.timeout is not None and not args.timeout > 0:
         raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout}.")
+    if args.sampler_seed is not None and not 0 <= args.sampler_seed < 2**32:
+        raise ValueError(
+            f"--sampler-seed must be an integer in [0, 2**32), got {args.sampler_seed}."
+        )
     space = PredictTimeSpace(
         n_views=tuple(args.n_views or SCALES[args.scale]["n_views"]),
         crop_scale_low=tuple(args.crop_scale_low),
