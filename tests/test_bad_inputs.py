@@ -1793,6 +1793,23 @@ CLI_CASES = [
     ),
     ("show", ["show", *_TINY, "--size", "2", "--out", "{tmp}"], "size", "range", False),
     ("reproduce", ["reproduce", "--scale", "huge"], "--scale", "option", True),
+    ("reproduce", ["reproduce", "--device", "tpu"], "--device", "option", True),
+    ("reproduce", ["reproduce", "--series", "7"], "--series", "option", True),
+    ("reproduce", ["reproduce", "--out", "{file}"], "--out", "type", False),
+    (
+        "reproduce",
+        ["reproduce", "--scale", "smoke", "--weights", "bogus", "--out", "{tmp}"],
+        "--weights",
+        "type",
+        False,
+    ),
+    (
+        "reproduce",
+        ["reproduce", "--scale", "smoke", "--seeds", "-1", "--out", "{tmp}"],
+        "seeds",
+        "range",
+        False,
+    ),
     (
         "reproduce",
         ["reproduce", "--scale", "smoke", "--n-jobs", "0", "--out", "{tmp}"],
@@ -1800,7 +1817,6 @@ CLI_CASES = [
         "range",
         False,
     ),
-    ("reproduce", ["reproduce", "--target", "plt"], "--target", "option", True),
     ("tune", ["tune", "--n-trials", "0", "--out", "{tmp}"], "n-trials", "range", False),
     ("tune", ["tune", "--timeout", "-1", "--out", "{tmp}"], "timeout", "range", False),
     (
@@ -1826,6 +1842,13 @@ CLI_CASES = [
     ),
     ("tune", ["tune", "--study", "nope", "--out", "{tmp}"], "nope", "empty", False),
     ("tune", ["tune", "--aggregation", "max"], "--aggregation", "option", True),
+    (
+        "tune",
+        ["tune", "--sampler-seed", "-5", "--create", "--out", "{tmp}"],
+        "--sampler-seed",
+        "range",
+        False,
+    ),
     (
         "tune",
         ["tune", "--out", "{file}", "--n-trials", "1"],
