@@ -388,6 +388,13 @@ def tune_predict_time(
         )
     elif not isinstance(study, optuna.Study):
         raise TypeError(f"study must be an optuna.Study or None, got {study!r}.")
+    elif [d.name for d in study.directions] != ["MAXIMIZE"]:
+        # The objective is a score (higher is better): a minimising study
+        # would search for the worst predict-time parameters.
+        raise ValueError(
+            "study must maximise the score, got direction(s) "
+            f"{[d.name for d in study.directions]}."
+        )
     study.optimize(
         objective,
         n_trials=n_trials,
