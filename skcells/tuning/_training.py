@@ -241,6 +241,8 @@ def training_search(
         raise TypeError(f"random_state must be an int or None, got {random_state!r}.")
     if cv is None and is_classifier(estimator):
         cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=random_state)
+    if study is not None and not isinstance(study, optuna.Study):
+        raise TypeError(f"study must be an optuna.Study or None, got {study!r}.")
     if study is not None and study.direction.name != "MAXIMIZE":
         raise ValueError(
             f"study must maximise the score, got direction {study.direction.name}."
