@@ -43,6 +43,7 @@ def trials_table(study):
     >>> list(table["number"]), list(table["state"].unique())
     ([0, 1, 2], ['COMPLETE'])
     """
+    _check_study(study)
     table = study.trials_dataframe(multi_index=False)
     if "number" in table.columns:
         table = table.sort_values("number").reset_index(drop=True)
@@ -76,6 +77,7 @@ def best_trial(study):
     >>> best_trial(study).number
     1
     """
+    _check_study(study)
     complete = study.get_trials(
         deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
     )
@@ -134,6 +136,7 @@ def count_states(study):
         states without trials are left out.
     """
     counts = {}
+    _check_study(study)
     for trial in study.get_trials(deepcopy=False):
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
     return counts
@@ -203,6 +206,7 @@ def plot_history(study):
     fig : matplotlib.figure.Figure
         The figure (close it with ``matplotlib.pyplot.close`` when done).
     """
+    _check_study(study)
     from optuna.visualization.matplotlib import plot_optimization_history
 
     with warnings.catch_warnings():
@@ -215,6 +219,11 @@ def plot_history(study):
     fig = ax.figure
     fig.tight_layout()
     return fig
+
+
+def _check_study(study):
+    if not isinstance(study, optuna.Study):
+        raise TypeError(f"study must be an optuna.Study, got {type(study).__name__}.")
 
 
 @contextlib.contextmanager
