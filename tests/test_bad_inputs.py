@@ -81,12 +81,17 @@ from skcells.noise import (
 from skcells.tuning import (
     PredictTimeObjective,
     PredictTimeSpace,
+    best_trial_summary,
     check_n_trials,
+    count_states,
     curriculum_search_space,
     load_or_create_study,
     make_storage,
+    plot_history,
     training_search,
+    trials_table,
     tune_predict_time,
+    write_study_report,
 )
 
 NAN = np.nan
@@ -932,8 +937,8 @@ bad(
     "type",
     "add_noise-random_state",
     lambda: add_noise(IMG_U8, 0.1, random_state="x"),
-    ValueError,
-    "seed",
+    TypeError,
+    "random_state",
 )
 bad(
     "ndim",
@@ -1578,6 +1583,44 @@ bad(
     lambda: tune_predict_time(_mv_fitted(), IMG, Y, n_trials=1, study=5),
     TypeError,
     "study",
+)
+bad(
+    "option",
+    "tune_predict_time-study-minimize",
+    lambda: tune_predict_time(
+        _mv_fitted(), IMG, Y, n_trials=1, study=_optuna_study("minimize")
+    ),
+    ValueError,
+    "study must maximise",
+)
+for _func in (trials_table, best_trial_summary, count_states, plot_history):
+    bad(
+        "type",
+        f"{_func.__name__}-study",
+        lambda f=_func: f(5),
+        TypeError,
+        "study must be an optuna.Study",
+    )
+bad(
+    "type",
+    "write_study_report-study",
+    lambda: write_study_report(5, _tmpdir()),
+    TypeError,
+    "study",
+)
+bad(
+    "type",
+    "write_study_report-out_dir",
+    lambda: write_study_report(_optuna_study(), 5),
+    TypeError,
+    "out_dir",
+)
+bad(
+    "type",
+    "training_search-study",
+    lambda: _search(study=5),
+    TypeError,
+    "study must be an optuna.Study",
 )
 bad("range", "check_n_trials", lambda: check_n_trials(-1), ValueError, "n_trials")
 bad("type", "check_n_trials", lambda: check_n_trials(True), TypeError, "n_trials")
