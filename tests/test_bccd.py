@@ -474,6 +474,19 @@ def test_extract_verifies_every_file(tmp_path, members, pattern):
         _bccd._extract_archive(archive, dest, TINY_MANIFEST)
 
 
+def test_extract_rejects_damaged_zip(tmp_path):
+    archive = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for k, v in TINY.items():
+            zf.writestr(k, v)
+    blob = archive.read_bytes()
+    archive.write_bytes(blob.replace(b"alpha", b"alphA", 1))  # CRC now wrong
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(ValueError, match="damaged or truncated"):
+        _bccd._extract_archive(archive, dest, TINY_MANIFEST)
+
+
 def test_extract_rejects_non_archive(tmp_path):
     bogus = tmp_path / "bogus.zip"
     bogus.write_bytes(b"not an archive at all")

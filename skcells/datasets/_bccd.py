@@ -22,6 +22,7 @@ import tempfile
 import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
@@ -361,8 +362,9 @@ def _copy_verified(src_root, dest_root, manifest):
         src = src_root / name
         if not src.is_file():
             raise FileNotFoundError(
-                f"BCCD file {name} is missing from the local copy {src_root} "
-                f"(expected the repository at commit {BCCD_COMMIT})."
+                f"BCCD file {name} is missing from the local copy {src_root}; "
+                "expected the repository folder holding BCCD/ and LICENSE, at "
+                f"commit {BCCD_COMMIT}."
             )
         with open(src, "rb") as f:
             _write_verified(f, dest_root / name, name, meta, src_root)
@@ -476,6 +478,14 @@ def _extract_archive(archive, dest, manifest):
     are written, each verified against its size and sha256; members outside
     the manifest (other upstream files) are skipped.
     """
+    try:
+        _extract_members(archive, dest, manifest)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
+        raise ValueError(f"archive {archive} is damaged or truncated: {exc}.") from exc
+
+
+def _extract_members(archive, dest, manifest):
+    """Body of :func:`_extract_archive`, without the error translation."""
     handle, members = _archive_members(archive)
     with handle:
         for name, kind, link, _ in members:
