@@ -97,3 +97,13 @@ def test_killed_writer_leaves_no_visible_cache(tmp_path):
         (tmp / "ok").write_text(json.dumps(1))
     assert not list(tmp_path.glob(".tmp-cache-*"))
     assert (final / "ok").exists()
+
+
+def test_atomic_directory_respects_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with _base.atomic_directory(tmp_path / "cache") as tmp:
+            (tmp / "a").write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o755

@@ -180,6 +180,11 @@ def atomic_directory(final_path):
     tmp = Path(
         tempfile.mkdtemp(prefix=f".tmp-{final_path.name}-", dir=final_path.parent)
     )
+    # mkdtemp makes the folder private (0700); give the finished cache the
+    # permissions of an ordinary folder under the user's umask instead.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     try:
         yield tmp
         if final_path.exists():
