@@ -137,6 +137,7 @@ class CNN9(nn.Module):
         Returns
         -------
         logits : torch.Tensor of shape (n_samples, n_classes)
+            Unnormalised class scores.
         """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(

@@ -167,6 +167,7 @@ class X3D(nn.Module):
         Returns
         -------
         logits : torch.Tensor of shape (n_samples, n_classes)
+            Unnormalised class scores.
         """
         if x.ndim == 5 and x.shape[2] == self.in_channels:
             x = x.permute(0, 2, 1, 3, 4)

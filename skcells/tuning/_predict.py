@@ -418,6 +418,7 @@ def check_n_trials(n_trials, name="n_trials"):
     Returns
     -------
     n_trials : int
+        The validated number of trials.
 
     Examples
     --------

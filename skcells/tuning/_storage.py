@@ -150,6 +150,7 @@ def describe_storage(storage):
     Returns
     -------
     text : str
+        The storage, with any password replaced by ``***``.
 
     Examples
     --------
