@@ -1,0 +1,137 @@
+"""The paper's figures from the experiment results (Fig. 1, 2 and 4)."""
+
+import numpy as np
+
+from ._scales import MODEL_LABELS
+
+#: Colours of the paper's Figure 4: validation loss blue, accuracy orange.
+LOSS_COLOR = "tab:blue"
+ACCURACY_COLOR = "tab:orange"
+
+
+def plot_sample_videos(videos):
+    """Paper Fig. 1 (b-d): one sample frame per imaging condition.
+
+    Parameters
+    ----------
+    videos : sklearn.utils.Bunch
+        Output of :func:`skcells.datasets.fetch_synthetic_blood_videos`
+        (:attr:`ExperimentResults.videos`).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure of :func:`skcells.datasets.plot_sample_frames`.
+    """
+    from ..datasets import plot_sample_frames
+
+    return plot_sample_frames(
+        videos.data, videos.condition, blur=videos.blur, noise=videos.noise
+    )
+
+
+def plot_competence(experiment):
+    """Paper Fig. 2: difficulty histogram and competence curve.
+
+    The difficulties are those of the videos (RBC target) and the
+    competence follows the curriculum of the scale's first curriculum run;
+    the competence that run recorded is drawn as markers.
+
+    Parameters
+    ----------
+    experiment : ExperimentResults
+        Output of :func:`run_experiments` with series 2 (or 1: the curve is
+        then drawn for the series-2 settings without recorded markers).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure of :func:`skcells.curriculum.plot_curriculum`.
+    """
+    from ..curriculum import plot_curriculum
+
+    if experiment.videos is None:
+        raise ValueError(
+            "experiment has no synthetic videos (series 1 or 2 did not run); "
+            "the competence figure needs their difficulties."
+        )
+    specs = [s for s in experiment.scale.specs if s.curriculum]
+    spec = specs[-1]
+    curriculum = dict(experiment.scale.curriculum)
+    T = curriculum.get("curriculum_epochs") or max(1.0, spec.epochs / 2)
+    history = None
+    for key, rows in experiment.histories.items():
+        if key.startswith(f"s2-rbc-{spec.model}-{spec.input}-cl-"):
+            history = rows
+            break
+    fig = plot_curriculum(
+        experiment.videos.difficulty,
+        curriculum_epochs=T,
+        initial_competence=curriculum.get("initial_competence", 0.01),
+        competence_power=curriculum.get("competence_power", 2),
+        n_epochs=spec.epochs,
+        history=history,
+    )
+    return fig
+
+
+def plot_validation_curves(experiment, *, series=1):
+    """Paper Fig. 4: validation loss and accuracy over the epochs.
+
+    One panel per network of the series; every seed is one line, the loss
+    (blue, left axis) and the validation accuracy (orange, right axis).
+
+    Parameters
+    ----------
+    experiment : ExperimentResults
+        Output of :func:`run_experiments`.
+    series : int, default=1
+        Series whose runs (without curriculum or label noise) are drawn.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from skcells.experiments import plot_validation_curves
+    >>> rows = [{"epoch": e, "valid_loss": 1 / e, "valid_acc": 0.5 + e / 20}
+    ...         for e in range(1, 6)]
+    >>> exp = SimpleNamespace(histories={"s1-wbc-cnn9-frame-seed42": rows})
+    >>> fig = plot_validation_curves(exp)
+    >>> [ax.get_title() for ax in fig.axes[:1]]
+    ['9-layer CNN (frame)']
+    """
+    from matplotlib.figure import Figure
+
+    prefix = f"s{series}-"
+    curves = {}
+    for key, rows in experiment.histories.items():
+        parts = key.split("-")
+        if not key.startswith(prefix) or "cl" in parts or key.count("noise"):
+            continue
+        model, kind = parts[2], parts[3]
+        curves.setdefault((model, kind), []).append(rows)
+    if not curves:
+        raise ValueError(f"experiment has no histories of series {series}.")
+    order = list(MODEL_LABELS)
+    panels = sorted(curves, key=lambda mk: (order.index(mk[0]), mk[1]))
+    fig = Figure(figsize=(4.2 * len(panels), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (model, kind) in zip(axes, panels):
+        twin = ax.twinx()
+        for rows in curves[(model, kind)]:
+            epochs = np.array([r.get("epoch", i + 1) for i, r in enumerate(rows)])
+            loss = np.array([r.get("valid_loss", np.nan) for r in rows], dtype=float)
+            acc = np.array([r.get("valid_acc", np.nan) for r in rows], dtype=float)
+            ax.plot(epochs, loss, color=LOSS_COLOR, alpha=0.8, lw=1.2)
+            twin.plot(epochs, 100 * acc, color=ACCURACY_COLOR, alpha=0.8, lw=1.2)
+        ax.set_title(f"{MODEL_LABELS[model]} ({kind})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation loss", color=LOSS_COLOR)
+        twin.set_ylabel("validation accuracy, %", color=ACCURACY_COLOR)
+        ax.tick_params(axis="y", colors=LOSS_COLOR)
+        twin.tick_params(axis="y", colors=ACCURACY_COLOR)
+    return fig

@@ -1,0 +1,374 @@
+"""Run specifications of the three series at the three scales.
+
+A :class:`RunSpec` is one model trained on one seed: one row group of the
+paper's tables.  A :class:`Scale` bundles the data size, the seeds and the
+specs of every series.  ``smoke`` runs in seconds (tests), ``quick`` in a
+few minutes on two CPU cores (the default of ``skcells reproduce``), and
+``paper`` follows the paper's sizes and epochs (meant for a GPU).
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ._protocol import PAPER_SEEDS
+
+SCALE_NAMES = ("smoke", "quick", "paper")
+SERIES = (1, 2, 3)
+
+#: Row labels of the networks, as in the paper's tables.
+MODEL_LABELS = {
+    "x3d_xs": "EffNet X3D",
+    "cnn9": "9-layer CNN",
+    "resnet18": "ResNet18",
+    "vit_l16": "ViT-L/16",
+}
+
+#: The paper's crop scale (Appendix C): 10-20 % of the frame area.
+PAPER_CROP_SCALE = (0.1, 0.2)
+#: Crop scale of the third series: the paper does not state it for CIFAR-10,
+#: and a 10-20 % crop of a 32x32 object image rarely shows the object.
+IMAGE_CROP_SCALE = (0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the protocol (a model, a configuration, a seed).
+
+    Parameters
+    ----------
+    series : {1, 2, 3}
+        1: WBC, multi-view (Table 1 top); 2: RBC, curriculum (Table 1
+        bottom); 3: label noise and smoothing (Table 2).
+    dataset : {"wbc", "rbc", "digits", "cifar10"}
+        Data and target.
+    model : {"cnn9", "x3d_xs", "resnet18", "vit_l16"}
+        Network (see :func:`skcells.models.make_model`).
+    input : {"frame", "clip", "image"}
+        One frame per video, ``clip_length``-frame clips, or still images.
+    output_size : int
+        Side of a view (random resized crop) fed to the network.
+    epochs : int
+        Training epochs.
+    batch_size : int
+        Batch size.
+    n_views : int
+        Views of the multi-view predictions (paper: 10, 50 for Table 2).
+    clip_length : int or None, default=None
+        Frames per clip view (paper: 9).
+    crop_scale : tuple of float, default=(0.1, 0.2)
+        Area fraction of the random resized crops.
+    model_params : tuple of (str, object) pairs, default=()
+        Further network arguments (``width``, ``width_factor``...).
+    curriculum : bool, default=False
+        Train with competence-based curriculum learning.
+    cosine : bool, default=False
+        Cosine annealing of the learning rate.
+    weight_decay : float, default=0.0
+        Adam weight decay.
+    label_noise : float, default=0.0
+        Rate of asymmetric label noise on the training pool.
+    label_smoothing : float, default=0.0
+        Label smoothing of the loss.
+    seed : int or None, default=None
+        Seed of the run (None in a scale's templates).
+    """
+
+    series: int
+    dataset: str
+    model: str
+    input: str
+    output_size: int
+    epochs: int
+    batch_size: int
+    n_views: int
+    clip_length: int | None = None
+    crop_scale: tuple = PAPER_CROP_SCALE
+    model_params: tuple = ()
+    curriculum: bool = False
+    cosine: bool = False
+    weight_decay: float = 0.0
+    label_noise: float = 0.0
+    label_smoothing: float = 0.0
+    seed: int | None = None
+
+    @property
+    def key(self):
+        """A readable identifier of the run."""
+        parts = [f"s{self.series}", self.dataset, self.model, self.input]
+        if self.curriculum:
+            parts.append("cl")
+        if self.label_noise or self.label_smoothing:
+            parts.append(f"noise{self.label_noise:g}-ls{self.label_smoothing:g}")
+        parts.append(f"seed{self.seed}")
+        return "-".join(parts)
+
+    @property
+    def input_shape(self):
+        """Shape of one view: ``[T, C, H, W]`` for clips, ``[C, H, W]`` else."""
+        side = [3, self.output_size, self.output_size]
+        if self.input == "clip":
+            return [self.clip_length, *side]
+        return side
+
+    @property
+    def cost(self):
+        """Rough relative cost, to start the expensive runs first."""
+        frames = self.clip_length if self.input == "clip" else 1
+        return self.epochs * frames * self.output_size**2
+
+    def with_seed(self, seed):
+        """This spec with ``seed`` set."""
+        return dataclasses.replace(self, seed=int(seed))
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes, seeds and run specifications of one scale.
+
+    Parameters
+    ----------
+    name : str
+        ``"smoke"``, ``"quick"`` or ``"paper"``.
+    seeds : tuple of int
+        Seeds of the parallel runs.
+    n_videos, n_frames, size : int
+        Shape of the synthetic set (paper: 1150 videos of 100 frames of
+        128x128).
+    series3_samples : int or None
+        Images of the third series drawn (stratified) from digits or
+        CIFAR-10; None takes them all.
+    curriculum : dict
+        ``initial_competence``, ``competence_power`` and
+        ``curriculum_epochs`` of the curriculum runs.
+    specs : tuple of RunSpec
+        The runs of one seed.
+    description : str
+        One line on what the scale is for.
+    """
+
+    name: str
+    seeds: tuple
+    n_videos: int
+    n_frames: int
+    size: int
+    series3_samples: int | None
+    specs: tuple
+    curriculum: dict = field(default_factory=dict)
+    description: str = ""
+
+    def runs(self, *, series=SERIES, seeds=None):
+        """The run specs of ``series`` for every seed, expensive ones first."""
+        seeds = self.seeds if seeds is None else tuple(seeds)
+        chosen = [s for s in self.specs if s.series in series]
+        runs = [spec.with_seed(seed) for seed in seeds for spec in chosen]
+        return sorted(runs, key=lambda r: -r.cost)
+
+
+def _series_specs(
+    *,
+    wbc,
+    rbc_frame,
+    rbc_clip,
+    digits,
+    n_views_video,
+    n_views_image,
+):
+    """Expand the per-series settings into run specs."""
+    specs = []
+    for model, kwargs in wbc:
+        specs.append(
+            RunSpec(
+                series=1, dataset="wbc", model=model, n_views=n_views_video, **kwargs
+            )
+        )
+    for kwargs in (rbc_frame, rbc_clip):
+        for curriculum in (False, True):
+            specs.append(
+                RunSpec(
+                    series=2,
+                    dataset="rbc",
+                    model="x3d_xs",
+                    n_views=n_views_video,
+                    cosine=True,
+                    curriculum=curriculum,
+                    **kwargs,
+                )
+            )
+    for noise, smoothing in ((0.0, 0.0), (0.2, 0.4)):
+        specs.append(
+            RunSpec(
+                series=3,
+                dataset="digits",
+                model="cnn9",
+                input="image",
+                n_views=n_views_image,
+                crop_scale=IMAGE_CROP_SCALE,
+                label_noise=noise,
+                label_smoothing=smoothing,
+                **digits,
+            )
+        )
+    return tuple(specs)
+
+
+_TINY_X3D = (("width_factor", 0.5), ("depth_factor", 0.5), ("head_dim", 128))
+
+
+def _smoke():
+    x3d = {"model_params": _TINY_X3D, "output_size": 16, "epochs": 2, "batch_size": 8}
+    return Scale(
+        name="smoke",
+        seeds=(42,),
+        n_videos=40,
+        n_frames=4,
+        size=32,
+        series3_samples=120,
+        curriculum={"initial_competence": 0.05, "competence_power": 2},
+        specs=_series_specs(
+            wbc=[
+                (
+                    "cnn9",
+                    dict(
+                        input="frame",
+                        output_size=28,
+                        epochs=2,
+                        batch_size=8,
+                        model_params=(("width", 0.0625),),
+                    ),
+                ),
+            ],
+            rbc_frame=dict(input="frame", **x3d),
+            rbc_clip=dict(input="clip", clip_length=3, **x3d),
+            digits=dict(
+                output_size=28,
+                epochs=2,
+                batch_size=16,
+                weight_decay=0.01,
+                model_params=(("width", 0.0625),),
+            ),
+            n_views_video=3,
+            n_views_image=3,
+        ),
+        description="seconds, for tests: tiny data and networks, every code path",
+    )
+
+
+def _quick():
+    x3d = {"model_params": _TINY_X3D, "output_size": 32, "batch_size": 32}
+    return Scale(
+        name="quick",
+        seeds=(42, 0, 17),
+        n_videos=400,
+        n_frames=9,
+        size=64,
+        series3_samples=None,
+        curriculum={"initial_competence": 0.05, "competence_power": 2},
+        specs=_series_specs(
+            wbc=[
+                (
+                    "cnn9",
+                    dict(
+                        input="frame",
+                        output_size=32,
+                        epochs=20,
+                        batch_size=32,
+                        model_params=(("width", 0.125),),
+                    ),
+                ),
+                (
+                    "x3d_xs",
+                    dict(input="clip", clip_length=9, epochs=10, **x3d),
+                ),
+            ],
+            rbc_frame=dict(input="frame", epochs=10, **x3d),
+            rbc_clip=dict(input="clip", clip_length=9, epochs=10, **x3d),
+            digits=dict(
+                output_size=32,
+                epochs=12,
+                batch_size=64,
+                weight_decay=0.01,
+                model_params=(("width", 0.125),),
+            ),
+            n_views_video=10,
+            n_views_image=20,
+        ),
+        description="a few minutes on 2 CPU cores: narrow networks, small data",
+    )
+
+
+def _paper():
+    return Scale(
+        name="paper",
+        seeds=PAPER_SEEDS,
+        n_videos=1150,
+        n_frames=100,
+        size=128,
+        series3_samples=None,
+        curriculum={"initial_competence": 0.05, "competence_power": 2},
+        specs=_series_specs(
+            wbc=[
+                (
+                    "x3d_xs",
+                    dict(
+                        input="clip",
+                        clip_length=9,
+                        output_size=64,
+                        epochs=400,
+                        batch_size=32,
+                    ),
+                ),
+                (
+                    "cnn9",
+                    dict(input="frame", output_size=32, epochs=800, batch_size=32),
+                ),
+                (
+                    "resnet18",
+                    dict(input="frame", output_size=256, epochs=400, batch_size=32),
+                ),
+                (
+                    "vit_l16",
+                    dict(input="frame", output_size=224, epochs=400, batch_size=32),
+                ),
+            ],
+            rbc_frame=dict(input="frame", output_size=64, epochs=400, batch_size=32),
+            rbc_clip=dict(
+                input="clip",
+                clip_length=9,
+                output_size=64,
+                epochs=200,
+                batch_size=32,
+            ),
+            digits=dict(output_size=32, epochs=200, batch_size=128, weight_decay=0.01),
+            n_views_video=10,
+            n_views_image=50,
+        ),
+        description="the paper's sizes, epochs and seeds (meant for a GPU)",
+    )
+
+
+def get_scale(name):
+    """The :class:`Scale` called ``name``.
+
+    Parameters
+    ----------
+    name : {"smoke", "quick", "paper"}
+        Scale name.
+
+    Returns
+    -------
+    scale : Scale
+        Its sizes, seeds and run specifications.
+
+    Examples
+    --------
+    >>> from skcells.experiments import get_scale
+    >>> scale = get_scale("paper")
+    >>> scale.seeds, scale.n_videos, scale.n_frames, scale.size
+    ((42, 0, 17, 9, 3), 1150, 100, 128)
+    >>> sorted({spec.model for spec in scale.specs if spec.series == 1})
+    ['cnn9', 'resnet18', 'vit_l16', 'x3d_xs']
+    """
+    builders = {"smoke": _smoke, "quick": _quick, "paper": _paper}
+    if not isinstance(name, str) or name not in builders:
+        raise ValueError(f"scale must be one of {list(SCALE_NAMES)}, got {name!r}.")
+    return builders[name]()

@@ -1,0 +1,519 @@
+"""Running the series: one function per run, one for the whole experiment."""
+
+import dataclasses
+import logging
+import numbers
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._data import load_cifar10, load_digit_images
+from ._protocol import VARIANTS, evaluate_views, history_rows, make_net, split_test
+from ._scales import MODEL_LABELS, SERIES, Scale, get_scale
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ("cpu", "cuda")
+#: Views cut and sent to the network at once when predicting.
+PREDICT_BATCH = 2048
+
+
+@dataclass
+class ExperimentResults:
+    """What :func:`run_experiments` returns.
+
+    Attributes
+    ----------
+    results : pandas.DataFrame
+        One row per run and evaluation (``variant``: ``"baseline"``,
+        ``"MVM"``, ``"MVWCo-S"``) with the accuracy in percent and the run's
+        configuration, timings and parameter counts.
+    histories : dict of str to list of dict
+        Per-epoch skorch history (losses, validation accuracy, competence)
+        of every run, keyed by :attr:`RunSpec.key`.
+    scale : Scale
+        The scale that was run.
+    seeds : tuple of int
+        The seeds that were run.
+    datasets : dict
+        What each dataset name stands for, e.g. ``{"digits": "scikit-learn
+        digits, 3x32x32"}``.
+    videos : sklearn.utils.Bunch or None
+        The synthetic set with RBC labels (for the figures), when series 1
+        or 2 ran.
+    wall_seconds : float
+        Duration of the experiment.
+    """
+
+    results: object
+    histories: dict
+    scale: Scale
+    seeds: tuple = ()
+    datasets: dict = field(default_factory=dict)
+    videos: object = None
+    wall_seconds: float = 0.0
+
+
+def _seed_everything(seed):
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (libraries may use the global RNG)
+    torch.manual_seed(seed)
+
+
+def run_one(
+    spec, X, y, *, difficulty=None, device="cpu", threads=None, curriculum=None
+):
+    """Train and evaluate one run of the protocol.
+
+    The pool is split 0.8 / 0.2 (stratified by ``spec.seed``) into training
+    and test; the net's validation split takes 25 % of the training pool;
+    label noise, when asked for, corrupts the training pool only.  The net is
+    wrapped in a :class:`~skcells.multiview.MultiViewClassifier` and trained
+    on random resized crops; the test accuracy is measured for one view
+    (baseline), MVM and MVWCo-S over ``spec.n_views`` views.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        The run (with a seed).
+    X : ndarray
+        Images ``(n, 3, H, W)`` or clips ``(n, T, 3, H, W)``, uint8.
+    y : ndarray of shape (n,)
+        Labels.
+    difficulty : ndarray of shape (n,), default=None
+        Per-sample difficulty, used when ``spec.curriculum``.
+    device : {"cpu", "cuda"}, default="cpu"
+        Torch device.
+    threads : int, default=None
+        Torch CPU threads for this run (restored afterwards); None leaves
+        the setting alone.
+    curriculum : dict, default=None
+        Curriculum parameters of the scale.
+
+    Returns
+    -------
+    rows : list of dict
+        One row per evaluation variant.
+    history : list of dict
+        The per-epoch history.
+    """
+    import torch
+
+    from ..models import count_parameters
+    from ..multiview import MultiViewClassifier
+    from ..noise import asymmetric_label_noise
+
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        _seed_everything(spec.seed)
+        train, test = split_test(y, random_state=spec.seed)
+        y_train = y[train]
+        if spec.label_noise:
+            mapping = "cifar10" if spec.dataset == "cifar10" else "pairflip"
+            y_train = asymmetric_label_noise(
+                y_train, spec.label_noise, mapping=mapping, random_state=spec.seed
+            )
+        classes = np.unique(y)
+        net = make_net(
+            model=spec.model,
+            n_classes=len(classes),
+            model_params=dict(spec.model_params),
+            epochs=spec.epochs,
+            batch_size=spec.batch_size,
+            seed=spec.seed,
+            weight_decay=spec.weight_decay,
+            label_smoothing=spec.label_smoothing,
+            cosine=spec.cosine,
+            curriculum=(curriculum or {}) if spec.curriculum else None,
+            device=device,
+        )
+        clf = MultiViewClassifier(
+            net,
+            n_views=1,
+            crop_scale=spec.crop_scale,
+            output_size=spec.output_size,
+            clip_length=spec.clip_length if spec.input == "clip" else None,
+            batch_size=PREDICT_BATCH,
+            random_state=spec.seed,
+        )
+        fit_params = {}
+        if spec.curriculum:
+            if difficulty is None:
+                raise ValueError(f"run {spec.key} needs a difficulty per sample.")
+            fit_params["difficulty"] = np.asarray(difficulty)[train]
+        start = time.perf_counter()
+        clf.fit(np.asarray(X[train]), y_train, **fit_params)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        accuracy = evaluate_views(
+            clf, np.asarray(X[test]), y[test], n_views=spec.n_views
+        )
+        predict_seconds = time.perf_counter() - start
+        module = clf.estimator_.module_
+        history = history_rows(clf.estimator_)
+    finally:
+        torch.set_num_threads(previous_threads)
+    best = [row["best_epoch"] for row in history if "best_epoch" in row]
+    base = {
+        "series": spec.series,
+        "dataset": spec.dataset,
+        "model": spec.model,
+        "model_label": MODEL_LABELS[spec.model],
+        "input": spec.input,
+        "input_shape": "[" + ",".join(map(str, spec.input_shape)) + "]",
+        "curriculum": spec.curriculum,
+        "label_noise": spec.label_noise,
+        "label_smoothing": spec.label_smoothing,
+        "pretrained": _pretrained_flag(spec),
+        "seed": spec.seed,
+        "epochs": spec.epochs,
+        "best_epoch": best[-1] if best else len(history),
+        "n_views": spec.n_views,
+        "crop_scale": f"{spec.crop_scale[0]:g}-{spec.crop_scale[1]:g}",
+        "n_params": count_parameters(module),
+        "n_trainable": count_parameters(module, trainable=True),
+        "n_train_pool": int(train.size),
+        "n_test": int(test.size),
+        "fit_seconds": round(fit_seconds, 3),
+        "predict_seconds": round(predict_seconds, 3),
+        "device": device,
+        "run": spec.key,
+    }
+    rows = []
+    for variant in VARIANTS:
+        n_views = 1 if variant == "baseline" else spec.n_views
+        rows.append(
+            {
+                **base,
+                "variant": variant,
+                "views_used": n_views,
+                "accuracy": 100.0 * accuracy[variant],
+            }
+        )
+    return rows, history
+
+
+def _pretrained_flag(spec):
+    value = dict(spec.model_params).get("pretrained")
+    if value is None or value is False:
+        return "none"
+    return "download" if value is True else "checkpoint"
+
+
+def _check_series(series):
+    if isinstance(series, numbers.Integral) and not isinstance(series, bool):
+        series = (series,)
+    try:
+        chosen = tuple(int(s) for s in series)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"series must be a sequence of {list(SERIES)}, got {series!r}."
+        ) from None
+    bad = [s for s in chosen if s not in SERIES]
+    if not chosen or bad:
+        raise ValueError(
+            f"series must be a non-empty sequence of {list(SERIES)}, got {series!r}."
+        )
+    return tuple(sorted(set(chosen)))
+
+
+def _check_seeds(seeds):
+    if seeds is None:
+        return None
+    try:
+        chosen = tuple(seeds)
+    except TypeError:
+        raise TypeError(f"seeds must be a sequence of ints, got {seeds!r}.") from None
+    if not chosen or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+        for s in chosen
+    ):
+        raise ValueError(
+            f"seeds must be a non-empty sequence of ints >= 0, got {seeds!r}."
+        )
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"seeds must be distinct, got {seeds!r}.")
+    return tuple(int(s) for s in chosen)
+
+
+def _check_n_jobs(n_jobs):
+    if n_jobs is None:
+        return None
+    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool):
+        raise TypeError(f"n_jobs must be None, -1 or an int >= 1, got {n_jobs!r}.")
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be None, -1 or an int >= 1, got {n_jobs!r}.")
+    return int(n_jobs)
+
+
+def _check_weights(weights):
+    from ..models import MODEL_NAMES
+
+    weights = dict(weights or {})
+    for model, value in weights.items():
+        if model not in MODEL_NAMES:
+            raise ValueError(
+                f"weights must map model names {list(MODEL_NAMES)} to a checkpoint "
+                f"path or 'download', got the model {model!r}."
+            )
+        if value == "download":
+            if model == "cnn9":
+                raise ValueError(
+                    "weights: 'download' is not available for cnn9 (no published "
+                    "weights); give a checkpoint path."
+                )
+            weights[model] = True
+        elif isinstance(value, str | os.PathLike):
+            if not os.path.isfile(value):
+                raise FileNotFoundError(
+                    f"weights: the checkpoint {os.fspath(value)!r} for {model} is "
+                    "not a file."
+                )
+            weights[model] = os.fspath(value)
+        else:
+            raise TypeError(
+                f"weights[{model!r}] must be a checkpoint path or 'download', got "
+                f"{value!r}."
+            )
+    return weights
+
+
+def _stratified_subset(y, n, seed):
+    """Indices of ``n`` samples of ``y`` drawn with the class proportions."""
+    from sklearn.model_selection import train_test_split
+
+    if n is None or n >= y.shape[0]:
+        return np.arange(y.shape[0])
+    keep, _ = train_test_split(
+        np.arange(y.shape[0]), train_size=n, random_state=seed, stratify=y
+    )
+    return np.sort(keep)
+
+
+def run_experiments(
+    *,
+    series=SERIES,
+    scale="quick",
+    seeds=None,
+    device="cpu",
+    n_jobs=None,
+    data_home=None,
+    cifar_root=None,
+    weights=None,
+    progress=None,
+):
+    """Run the paper's experiments (Table 1 and Table 2) at a scale.
+
+    Series 1 trains each network of the scale on the WBC target of the
+    synthetic videos and evaluates the single-view baseline, MVM and
+    MVWCo-S; series 2 trains X3D on the RBC target on single frames and
+    9-frame clips, with and without curriculum learning; series 3 trains the
+    9-layer CNN with clean labels and with 20 % asymmetric label noise plus
+    label smoothing 0.4, on CIFAR-10 when ``cifar_root`` holds it and on
+    scikit-learn's digits otherwise.  Every (run, seed) is independent; runs
+    are spread over ``n_jobs`` processes.
+
+    Parameters
+    ----------
+    series : sequence of {1, 2, 3}, default=(1, 2, 3)
+        Series to run.
+    scale : {"smoke", "quick", "paper"} or Scale, default="quick"
+        Sizes, epochs and seeds (see :func:`get_scale`).
+    seeds : sequence of int, default=None
+        Seeds to run instead of the scale's.
+    device : {"cpu", "cuda"}, default="cpu"
+        Torch device of the training and prediction.
+    n_jobs : int, default=None
+        Parallel processes, each with ``cpu_count // n_jobs`` torch threads.
+        None: one single-threaded process per CPU core (at most one per
+        run), since small networks train faster that way than with threads;
+        one single-threaded process at the smoke scale; one process on CUDA.
+        -1: one process per core.
+    data_home : str or os.PathLike, default=None
+        Cache folder of the synthetic videos.
+    cifar_root : str or os.PathLike, default=None
+        Folder with torchvision's CIFAR-10; None uses scikit-learn's digits
+        for series 3.
+    weights : dict, default=None
+        Pretrained weights per model name: a local checkpoint path or
+        ``"download"`` (needs the internet), e.g. ``{"x3d_xs":
+        "X3D_XS.pyth"}``.  Models without an entry start from random weights.
+    progress : bool, default=None
+        Show progress bars; None shows them when standard error is a
+        terminal.
+
+    Returns
+    -------
+    results : ExperimentResults
+        The per-run results table, the training histories and the data.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skcells.experiments import run_experiments
+    >>> res = run_experiments(series=[3], scale="smoke", progress=False,
+    ...                       data_home=tempfile.mkdtemp())  # doctest: +SKIP
+    >>> sorted(res.results["variant"].unique())  # doctest: +SKIP
+    ['MVM', 'MVWCo-S', 'baseline']
+    """
+    import pandas as pd
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    series = _check_series(series)
+    scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    seeds = _check_seeds(seeds)
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {list(DEVICES)}, got {device!r}.")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device='cuda' was asked for, but no CUDA GPU is visible.")
+    n_jobs = _check_n_jobs(n_jobs)
+    threads = None
+    weights = _check_weights(weights)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be a bool or None, got {progress!r}.")
+    disable = None if progress is None else not progress
+
+    runs = scale.runs(series=series, seeds=seeds)
+    if weights:
+        runs = [_with_weights(r, weights) for r in runs]
+    if cifar_root is not None:
+        runs = [
+            dataclasses.replace(r, dataset="cifar10") if r.dataset == "digits" else r
+            for r in runs
+        ]
+    inputs, datasets, videos = _load_inputs(
+        runs, scale, data_home=data_home, cifar_root=cifar_root, progress=progress
+    )
+    n_cpu = os.cpu_count() or 1
+    if n_jobs is None:
+        # Small networks gain little from threads: one single-threaded
+        # process per core, or a single one at the smoke scale and on CUDA.
+        n_jobs = 1 if scale.name == "smoke" or device == "cuda" else n_cpu
+        threads = 1
+    n_jobs = max(1, min(n_jobs, len(runs)))
+    if device == "cuda":
+        threads = None
+    elif threads is None:
+        threads = max(1, n_cpu // n_jobs)
+    logger.info(
+        "%d runs at scale %r on %s, %d process(es)",
+        len(runs),
+        scale.name,
+        device,
+        n_jobs,
+    )
+
+    rows, histories = [], {}
+    bar = tqdm(
+        total=len(runs), desc=f"reproduce ({scale.name})", unit="run", disable=disable
+    )
+    tasks = [
+        (spec, *inputs[(spec.dataset, spec.input)], device, threads, scale.curriculum)
+        for spec in runs
+    ]
+    if n_jobs == 1:
+        outputs = (_job(*task) for task in tasks)
+    else:
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_job)(*task) for task in tasks
+        )
+    with bar:
+        for spec, (run_rows, history) in outputs:
+            rows.extend(run_rows)
+            histories[spec.key] = history
+            bar.set_postfix_str(spec.key, refresh=False)
+            bar.update()
+    table = pd.DataFrame(rows)
+    table["scale"] = scale.name
+    table = table.sort_values(
+        ["series", "dataset", "model", "input", "curriculum", "label_noise", "seed"],
+        kind="stable",
+    ).reset_index(drop=True)
+    return ExperimentResults(
+        results=table,
+        histories=histories,
+        scale=scale,
+        seeds=tuple(seeds if seeds is not None else scale.seeds),
+        datasets=datasets,
+        videos=videos,
+        wall_seconds=time.perf_counter() - start,
+    )
+
+
+def _job(spec, X, y, difficulty, device, threads, curriculum):
+    """One run, in a worker process or in this one."""
+    return spec, run_one(
+        spec,
+        X,
+        y,
+        difficulty=difficulty,
+        device=device,
+        threads=threads,
+        curriculum=curriculum,
+    )
+
+
+def _with_weights(spec, weights):
+    if spec.model not in weights:
+        return spec
+    params = dict(spec.model_params)
+    params["pretrained"] = weights[spec.model]
+    return dataclasses.replace(spec, model_params=tuple(sorted(params.items())))
+
+
+def _load_inputs(runs, scale, *, data_home, cifar_root, progress):
+    """Arrays of every (dataset, input) the runs need."""
+    from ..datasets import fetch_synthetic_blood_videos
+
+    needed = {(r.dataset, r.input) for r in runs}
+    inputs, datasets, videos = {}, {}, None
+    shape = (
+        f"{scale.n_videos} videos x {scale.n_frames} frames x 3 x {scale.size} x "
+        f"{scale.size}"
+    )
+    for target in ("wbc", "rbc"):
+        kinds = {kind for dataset, kind in needed if dataset == target}
+        if not kinds:
+            continue
+        bunch = fetch_synthetic_blood_videos(
+            n_videos=scale.n_videos,
+            n_frames=scale.n_frames,
+            size=scale.size,
+            target=target,
+            data_home=data_home,
+            random_state=0,
+            verbose=progress,
+        )
+        videos = bunch if videos is None or target == "rbc" else videos
+        datasets[target] = (
+            f"synthetic blood-cell videos, {target.upper()} target, {shape}"
+        )
+        for kind in kinds:
+            X = bunch.data[:, 0] if kind == "frame" else bunch.data
+            inputs[(target, kind)] = (X, bunch.target, bunch.difficulty)
+    for name in sorted({dataset for dataset, kind in needed if kind == "image"}):
+        if name == "cifar10":
+            X, y = load_cifar10(cifar_root)
+            text = "CIFAR-10"
+        else:
+            X, y = load_digit_images()
+            text = "scikit-learn digits (8x8 grey, resized to 3x32x32)"
+        keep = _stratified_subset(y, scale.series3_samples, seed=0)
+        X, y = X[keep], y[keep]
+        datasets[name] = f"{text}, {len(y)} images"
+        inputs[(name, "image")] = (X, y, None)
+    return inputs, datasets, videos

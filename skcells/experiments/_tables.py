@@ -1,0 +1,558 @@
+"""The paper's Tables 1 and 2: its numbers, our summaries, Markdown layout."""
+
+import math
+
+import numpy as np
+
+from ._scales import MODEL_LABELS
+
+# ---------------------------------------------------------------- the paper
+
+#: Paper Table 1 (accuracy in %, mean and std over 5 seeds).  ``mv`` is the
+#: multi-view column of the WBC rows, ``cl`` the curriculum column of the
+#: RBC rows.
+PAPER_TABLE1 = (
+    dict(dataset="wbc", model="x3d_xs", label="EffNet pr.", params="3.8 M (all)",
+         epochs=400, input_shape="[9,3,64,64]", baseline=(83.56, 3.05),
+         mv=(90.26, 0.89), cl=None),
+    dict(dataset="wbc", model="cnn9", label="9-layer CNN", params="4.4 M (all)",
+         epochs=800, input_shape="[3,32,32]", baseline=(81.57, 3.32),
+         mv=(89.39, 2.58), cl=None),
+    dict(dataset="wbc", model="resnet18", label="ResNet18 pr.",
+         params="11.2 M (all)", epochs=400, input_shape="[3,256,256]",
+         baseline=(82.61, 2.53), mv=(87.83, 2.70), cl=None),
+    dict(dataset="wbc", model="vit_l16", label="ViT pr.", params="303 M (2 K)",
+         epochs=400, input_shape="[3,224,224]", baseline=(76.31, 2.76),
+         mv=(85.00, 2.15), cl=None),
+    dict(dataset="rbc", model="x3d_xs", input="frame", label="EffNet pr.",
+         params="3.8 M (all)", epochs=400, input_shape="[3,64,64]",
+         baseline=(62.6, 0.53), mv=None, cl=(62.0, 0.51)),
+    dict(dataset="rbc", model="x3d_xs", input="clip", label="EffNet pr.",
+         params="3.8 M (all)", epochs=200, input_shape="[9,3,64,64]",
+         baseline=(64.6, 0.52), mv=None, cl=(65.6, 0.52)),
+)  # fmt: skip
+
+#: Paper Table 2 (CIFAR-10; accuracy in %, clean labels and 20 % asymmetric
+#: noise).  Rows with ``variant`` are ours to reproduce; the others are the
+#: literature numbers the paper compares with.
+PAPER_TABLE2 = (
+    dict(group="Proposed models", label="9-layer CNN", variant="baseline",
+         ls="0 / 0.4", params="4.4 M (all)", epochs=200, clean=(87.19, 1.03),
+         noisy=(80.67, 0.52)),
+    dict(group="Proposed models", label="9-layer CNN + MVM", variant="MVM",
+         ls="0 / 0.4", params="4.4 M (all)", epochs=200, clean=(92.28, 0.65),
+         noisy=(87.55, 0.22)),
+    dict(group="Proposed models", label="9-layer CNN + MVWCo-S",
+         variant="MVWCo-S", ls="0 / 0.4", params="4.4 M (all)", epochs=200,
+         clean=(92.34, 0.66), noisy=(87.60, 0.23)),
+    dict(group="Xia et al. (2021)", label="9-layer CNN + Co-teach.",
+         variant=None, ls="-", params="4.4 M (all)", epochs=200, clean=None,
+         noisy=(83.87, 0.24)),
+    dict(group="Xia et al. (2021)", label="9-layer CNN + JoCor", variant=None,
+         ls="-", params="4.4 M (all)", epochs=200, clean=None,
+         noisy=(80.96, 0.25)),
+    dict(group="Xia et al. (2021)", label="9-layer CNN + CNLCU-S",
+         variant=None, ls="-", params="4.4 M (all)", epochs=200, clean=None,
+         noisy=(85.06, 0.17)),
+    dict(group="Wei et al. (2021)", label="ResNet34 + LS", variant=None,
+         ls="0 / 0.4", params="-", epochs=200, clean=(91.44, 0.16),
+         noisy=(90.49, 0.1)),
+)  # fmt: skip
+
+_GROUP = [
+    "series",
+    "dataset",
+    "model",
+    "input",
+    "curriculum",
+    "label_noise",
+    "label_smoothing",
+    "variant",
+]
+
+
+def summarize(results):
+    """Mean and standard deviation of the accuracy over seeds.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        :attr:`ExperimentResults.results`.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        One row per configuration and variant with ``mean``, ``std``
+        (sample standard deviation; NaN for a single seed), ``n_seeds`` and
+        the configuration columns ``epochs``, ``input_shape``, ``n_params``,
+        ``n_trainable``, ``pretrained``, ``mean_best_epoch``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skcells.experiments import summarize
+    >>> runs = pd.DataFrame(dict(
+    ...     series=1, dataset="wbc", model="cnn9", input="frame",
+    ...     curriculum=False, label_noise=0.0, label_smoothing=0.0,
+    ...     variant="MVM", accuracy=[80.0, 90.0], epochs=20,
+    ...     input_shape="[3,32,32]", n_params=10, n_trainable=10,
+    ...     pretrained="none", best_epoch=[5, 7]))
+    >>> summarize(runs)[["mean", "n_seeds"]].to_dict("records")
+    [{'mean': 85.0, 'n_seeds': 2}]
+    """
+    grouped = results.groupby(_GROUP, sort=False, dropna=False)
+    summary = grouped["accuracy"].agg(["mean", "std", "count"])
+    summary = summary.rename(columns={"count": "n_seeds"})
+    config = grouped[["epochs", "input_shape", "n_params", "n_trainable", "pretrained"]]
+    summary = summary.join(config.first())
+    summary["mean_best_epoch"] = grouped["best_epoch"].mean()
+    return summary.reset_index()
+
+
+def multiview_gain(results, *, dataset="wbc"):
+    """Gain of multi-view over the single-view baseline, in points.
+
+    For every model and seed of ``dataset`` (without curriculum), the
+    difference of the MVM (and MVWCo-S) accuracy and the baseline accuracy
+    of the same fitted model, then averaged over seeds.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        :attr:`ExperimentResults.results`.
+    dataset : str, default="wbc"
+        Dataset of the comparison.
+
+    Returns
+    -------
+    gain : pandas.DataFrame
+        Indexed by model, with ``MVM`` and ``MVWCo-S`` (mean gain in points),
+        ``MVM_std`` and ``n_seeds``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skcells.experiments import multiview_gain
+    >>> runs = pd.DataFrame(dict(
+    ...     dataset="wbc", model="cnn9", curriculum=False, seed=[1, 1, 1],
+    ...     variant=["baseline", "MVM", "MVWCo-S"], accuracy=[80.0, 88.0, 89.0]))
+    >>> multiview_gain(runs).loc["cnn9", ["MVM", "MVWCo-S"]].tolist()
+    [8.0, 9.0]
+    """
+    import pandas as pd
+
+    rows = results[(results["dataset"] == dataset) & (~results["curriculum"])]
+    if rows.empty:
+        return pd.DataFrame(columns=["MVM", "MVWCo-S", "MVM_std", "n_seeds"])
+    wide = rows.pivot_table(
+        index=["model", "seed"], columns="variant", values="accuracy"
+    )
+    diff = pd.DataFrame(
+        {v: wide[v] - wide["baseline"] for v in ("MVM", "MVWCo-S")}, index=wide.index
+    )
+    grouped = diff.groupby(level="model")
+    gain = grouped.mean()
+    gain["MVM_std"] = grouped["MVM"].std()
+    gain["n_seeds"] = grouped.size()
+    return gain
+
+
+# ------------------------------------------------------------------ format
+
+
+def format_count(n):
+    """Parameter count as the paper writes it (``4.4 M``, ``2 K``).
+
+    Examples
+    --------
+    >>> from skcells.experiments._tables import format_count
+    >>> format_count(4_434_570), format_count(2_050), format_count(303_303_682)
+    ('4.4 M', '2 K', '303 M')
+    """
+    n = int(n)
+    for unit, size in (("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            value = n / size
+            text = f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+            return f"{text.removesuffix('.0')} {unit}"
+    return str(n)
+
+
+def _pm(mean, std):
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return f"{mean:.2f}"
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def _paper_pm(pair):
+    return "-" if pair is None else f"{pair[0]:g} ± {pair[1]:g}"
+
+
+def _params(n_params, n_trainable):
+    trainable = "all" if n_trainable == n_params else format_count(n_trainable)
+    return f"{format_count(n_params)} ({trainable})"
+
+
+def _cell(summary, **where):
+    rows = summary
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def _header(columns, align):
+    return [_row(columns), "|" + "|".join(align) + "|"]
+
+
+def table1_markdown(summary):
+    """Table 1 of the paper with our numbers beside the paper's.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarize`.
+
+    Returns
+    -------
+    text : str
+        A Markdown table: WBC rows (baseline, MVM, MVWCo-S) and RBC rows
+        (without and with curriculum learning, single view).  Configuration
+        cells read "ours / paper"; models not run at this scale say so.
+    """
+    columns = [
+        "Model",
+        "#Param. (train. par.) ours / paper",
+        "#Ep. ours / paper",
+        "Input ours / paper",
+        "Baseline",
+        "MVM",
+        "MVWCo-S",
+        "CL",
+        "Paper: baseline",
+        "Paper: MV / CL",
+    ]
+    lines = _header(columns, ["---"] + ["---"] * 3 + ["---:"] * 6)
+    blank = [""] * (len(columns) - 1)
+    for dataset, title in (
+        ("wbc", "White blood cells (WBC)"),
+        ("rbc", "Red blood cells (RBC)"),
+    ):
+        lines.append(_row([f"*{title}*", *blank]))
+        for paper in (p for p in PAPER_TABLE1 if p["dataset"] == dataset):
+            where = {"dataset": dataset, "model": paper["model"]}
+            if "input" in paper:
+                where["input"] = paper["input"]
+            plain = _cell(summary, **where, curriculum=False, variant="baseline")
+            paper_mv_cl = f"{_paper_pm(paper['mv'])} / {_paper_pm(paper['cl'])}"
+            label = paper["label"].replace(" pr.", "")
+            if plain is None:
+                lines.append(
+                    _row(
+                        [
+                            label,
+                            f"not run at this scale / {paper['params']}",
+                            f"- / {paper['epochs']}",
+                            f"- / {paper['input_shape']}",
+                            "-",
+                            "-",
+                            "-",
+                            "-",
+                            _paper_pm(paper["baseline"]),
+                            paper_mv_cl,
+                        ]
+                    )
+                )
+                continue
+            label = MODEL_LABELS[paper["model"]]
+            if plain["pretrained"] != "none":
+                label += " pr."
+            mvm = mvwco = cl = "-"
+            if dataset == "wbc":
+                m = _cell(summary, **where, curriculum=False, variant="MVM")
+                w = _cell(summary, **where, curriculum=False, variant="MVWCo-S")
+                mvm = "-" if m is None else _pm(m["mean"], m["std"])
+                mvwco = "-" if w is None else _pm(w["mean"], w["std"])
+            else:
+                c = _cell(summary, **where, curriculum=True, variant="baseline")
+                cl = "-" if c is None else _pm(c["mean"], c["std"])
+            lines.append(
+                _row(
+                    [
+                        label,
+                        f"{_params(plain['n_params'], plain['n_trainable'])} / "
+                        f"{paper['params']}",
+                        f"{plain['epochs']} / {paper['epochs']}",
+                        f"{plain['input_shape']} / {paper['input_shape']}",
+                        _pm(plain["mean"], plain["std"]),
+                        mvm,
+                        mvwco,
+                        cl,
+                        _paper_pm(paper["baseline"]),
+                        paper_mv_cl,
+                    ]
+                )
+            )
+    return "\n".join(lines)
+
+
+def table2_markdown(summary, *, dataset="digits"):
+    """Table 2 of the paper with our numbers beside the paper's.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarize`.
+    dataset : {"digits", "cifar10"}, default="digits"
+        Dataset of our third series (the paper's numbers are for CIFAR-10).
+
+    Returns
+    -------
+    text : str
+        A Markdown table: the 9-layer CNN without and with MVM / MVWCo-S,
+        with clean labels (no smoothing) and with 20 % asymmetric noise
+        (smoothing 0.4), and the literature rows of the paper.
+    """
+    columns = [
+        "Model",
+        "LS ratio",
+        "#Param. (train. par.) ours / paper",
+        "#Ep. ours / paper",
+        "Clean labels",
+        "20% asym. noise",
+        "Paper: clean labels",
+        "Paper: 20% asym. noise",
+    ]
+    lines = _header(columns, ["---"] * 4 + ["---:"] * 4)
+    blank = [""] * (len(columns) - 1)
+    group = None
+    for paper in PAPER_TABLE2:
+        if paper["group"] != group:
+            group = paper["group"]
+            lines.append(_row([f"*{group}*", *blank]))
+        paper_cells = [_paper_pm(paper["clean"]), _paper_pm(paper["noisy"])]
+        if paper["variant"] is None:
+            lines.append(
+                _row(
+                    [
+                        paper["label"],
+                        paper["ls"],
+                        f"- / {paper['params']}",
+                        f"- / {paper['epochs']}",
+                        "-",
+                        "-",
+                        *paper_cells,
+                    ]
+                )
+            )
+            continue
+        base = {"series": 3, "dataset": dataset, "variant": paper["variant"]}
+        clean = _cell(summary, **base, label_noise=0.0)
+        noisy = _cell(summary, **base, label_noise=0.2)
+        ref = clean if clean is not None else noisy
+        if ref is None:
+            config = ["not run", "-"]
+        else:
+            config = [
+                f"{_params(ref['n_params'], ref['n_trainable'])} / {paper['params']}",
+                f"{ref['epochs']} / {paper['epochs']}",
+            ]
+        ls = "-"
+        if clean is not None or noisy is not None:
+            ls = " / ".join(
+                "-" if r is None else f"{r['label_smoothing']:g}"
+                for r in (clean, noisy)
+            )
+        lines.append(
+            _row(
+                [
+                    paper["label"],
+                    ls,
+                    *config,
+                    "-" if clean is None else _pm(clean["mean"], clean["std"]),
+                    "-" if noisy is None else _pm(noisy["mean"], noisy["std"]),
+                    *paper_cells,
+                ]
+            )
+        )
+    return "\n".join(lines)
+
+
+#: Multi-view gains of the paper's Table 1 (MV minus baseline, points).
+PAPER_WBC_GAIN = {
+    p["model"]: round(p["mv"][0] - p["baseline"][0], 2)
+    for p in PAPER_TABLE1
+    if p["dataset"] == "wbc"
+}
+
+
+def headline_markdown(results):
+    """The headline effect: multi-view beats the single view on WBC.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        :attr:`ExperimentResults.results`.
+
+    Returns
+    -------
+    text : str
+        One bullet per model with the mean gain of MVM and MVWCo-S over the
+        baseline, the number of seeds and the paper's gain; empty when
+        series 1 did not run.
+    """
+    gain = multiview_gain(results, dataset="wbc")
+    lines = []
+    for model, row in gain.iterrows():
+        std = row["MVM_std"]
+        spread = "" if np.isnan(std) else f" (std {std:.2f})"
+        lines.append(
+            f"- {MODEL_LABELS[model]}: MVM {row['MVM']:+.2f} points{spread}, "
+            f"MVWCo-S {row['MVWCo-S']:+.2f} points over the single-view "
+            f"baseline, mean of {int(row['n_seeds'])} seed(s); paper: "
+            f"{PAPER_WBC_GAIN[model]:+.2f}."
+        )
+    if len(gain) > 1:
+        lines.append(
+            f"- All models: MVM {gain['MVM'].mean():+.2f} points, MVWCo-S "
+            f"{gain['MVWCo-S'].mean():+.2f} points on average."
+        )
+    return "\n".join(lines)
+
+
+def results_markdown(experiment, *, data_summary=None):
+    """The whole ``results.md``: headline, Tables 1 and 2, notes.
+
+    Parameters
+    ----------
+    experiment : ExperimentResults
+        Output of :func:`run_experiments`.
+    data_summary : pandas.DataFrame, default=None
+        Per-condition summary of the videos
+        (:func:`skcells.datasets.summarize_conditions`), added as a section.
+
+    Returns
+    -------
+    text : str
+        The Markdown document.
+    """
+    results = experiment.results
+    scale = experiment.scale
+    summary = summarize(results)
+    seeds = experiment.seeds or tuple(dict.fromkeys(results["seed"].tolist()))
+    devices = ", ".join(sorted(results["device"].unique()))
+    series = sorted(results["series"].unique().tolist())
+    lines = [
+        f"# skcells reproduce: scale {scale.name!r}",
+        "",
+        f"Scale {scale.name!r} ({scale.description}); series "
+        f"{', '.join(map(str, series))}; seeds {', '.join(map(str, seeds))}; "
+        f"device {devices}; {experiment.wall_seconds:.0f} s. Accuracy in % on "
+        "the held-out test set, mean ± sample standard deviation over seeds "
+        "(the paper: 5 seeds). Our configuration is given first and the "
+        "paper's second where they differ.",
+        "",
+    ]
+    if 1 in series:
+        lines += [
+            "## Headline: multi-view predictions on WBC",
+            "",
+            headline_markdown(results),
+            "",
+        ]
+    if 1 in series or 2 in series:
+        lines += [
+            "## Table 1: synthetic blood-cell videos",
+            "",
+            *(
+                f"Data: {text}."
+                for k, text in experiment.datasets.items()
+                if k in ("wbc", "rbc")
+            ),
+            "",
+            table1_markdown(summary),
+            "",
+            "Baseline: one random resized crop (10-20 % of the frame area) per "
+            f"test video; MVM / MVWCo-S: the same model on {_views(results, 1)} "
+            "crops aggregated by mode (Eq. 4) / cumulative confidence (Eq. 5); "
+            "CL: the same network trained with competence-based curriculum "
+            'learning, one crop. "pr.": pretrained weights were loaded; '
+            "without them our networks start from random weights. Every "
+            "configuration of the CSV (e.g. multi-view on RBC) is in "
+            "`results.csv`.",
+            "",
+        ]
+    if 3 in series:
+        dataset = "cifar10" if "cifar10" in set(results["dataset"]) else "digits"
+        lines += [
+            "## Table 2: label noise and label smoothing",
+            "",
+            f"Data: {experiment.datasets.get(dataset, dataset)}."
+            + (
+                " The paper's numbers are for CIFAR-10: compare the effects "
+                "(multi-view gain, cost of the noise), not the levels."
+                if dataset == "digits"
+                else ""
+            ),
+            "",
+            table2_markdown(summary, dataset=dataset),
+            "",
+            "Clean labels are trained without label smoothing, noisy labels "
+            "(20 % asymmetric noise on the training and validation part) with "
+            "label smoothing 0.4; test labels are clean. MVM / MVWCo-S use "
+            f"{_views(results, 3)} views (the paper: 50), crops of "
+            f"{_crop(results, 3)} of the image area.",
+            "",
+        ]
+    if data_summary is not None:
+        lines += [
+            "## Data: synthetic videos per imaging condition",
+            "",
+            "Label balance and difficulty for the "
+            f"{_target(experiment).upper()} target.",
+            "",
+            _frame_markdown(data_summary),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _target(experiment):
+    params = getattr(experiment.videos, "params", None) or {}
+    return str(params.get("target", "?"))
+
+
+def _views(results, series):
+    rows = results[(results["series"] == series) & (results["variant"] == "MVM")]
+    values = sorted(set(rows["n_views"].tolist()))
+    return " / ".join(map(str, values)) if values else "-"
+
+
+def _crop(results, series):
+    values = sorted(set(results.loc[results["series"] == series, "crop_scale"]))
+    percents = []
+    for value in values:
+        low, high = (100 * float(v) for v in value.split("-"))
+        percents.append(f"{low:g}-{high:g} %")
+    return " / ".join(percents) if percents else "-"
+
+
+def _frame_markdown(frame):
+    columns = ["condition", *map(str, frame.columns)]
+    lines = _header(columns, ["---"] + ["---:"] * len(frame.columns))
+    for name, row in frame.iterrows():
+        cells = [str(name)]
+        for value in row:
+            if isinstance(value, float) and not float(value).is_integer():
+                cells.append(f"{value:.4g}")
+            else:
+                cells.append(
+                    str(int(value)) if isinstance(value, float) else str(value)
+                )
+        lines.append(_row(cells))
+    return "\n".join(lines)
