@@ -16,11 +16,13 @@ runs in child processes:
   foreign manifest; the next fetch detects it and rebuilds the cache.
 """
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -121,7 +123,15 @@ CHILD = textwrap.dedent(
 )
 
 
+_CHILDREN = []
+
+
 def _spawn(dataset, kwargs, *, fault=None, after=0, go=None):
+    """Start a child fetch in its own process group; output goes to files.
+
+    Files rather than pipes: rendering workers that outlive a killed child
+    would keep pipes open.  The group is killed at teardown (``_reap``).
+    """
     spec = {
         "dataset": dataset,
         "kwargs": {k: str(v) if isinstance(v, Path) else v for k, v in kwargs.items()},
@@ -131,18 +141,42 @@ def _spawn(dataset, kwargs, *, fault=None, after=0, go=None):
     }
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(_bccd.ENV_BCCD_PATH, None)
-    return subprocess.Popen(
+    out = tempfile.TemporaryFile(mode="w+")
+    err = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, json.dumps(spec)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=out,
+        stderr=err,
         text=True,
         env=env,
+        start_new_session=True,
     )
+    proc.out_file, proc.err_file = out, err
+    _CHILDREN.append(proc)
+    return proc
 
 
 def _finish(proc, timeout=240):
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+    """Wait for the child; return its status, stdout and stderr."""
+    proc.wait(timeout=timeout)
+    texts = []
+    for f in (proc.out_file, proc.err_file):
+        f.seek(0)
+        texts.append(f.read())
+    return proc.returncode, *texts
+
+
+@pytest.fixture(autouse=True)
+def _reap():
+    """Kill what is left of the children's process groups (worker pools)."""
+    yield
+    while _CHILDREN:
+        proc = _CHILDREN.pop()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.out_file.close()
+        proc.err_file.close()
 
 
 def _digests(folder):
@@ -226,11 +260,18 @@ def test_killed_generation_leaves_no_cache(
     assert _cache_dirs(parent) == [name]
 
 
-def test_asynchronous_kill_at_a_random_moment(tmp_path, reference, count_builds):
-    """SIGKILL from outside, a random delay after the writer started."""
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_asynchronous_kill_at_a_random_moment(
+    n_jobs, tmp_path, reference, count_builds
+):
+    """SIGKILL from outside, a random delay after the writer started.
+
+    With ``n_jobs=2`` the rendering workers outlive their killed parent for
+    a moment; the next fetch must still produce the reference bytes.
+    """
     home = tmp_path / "home"
     parent = _synthetic_parent(home)
-    proc = _spawn("synthetic", {**LARGE, "data_home": home, "n_jobs": 1})
+    proc = _spawn("synthetic", {**LARGE, "data_home": home, "n_jobs": n_jobs})
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".tmp-") for p in parent.glob(".*")):
         assert proc.poll() is None, proc.communicate()[1]
