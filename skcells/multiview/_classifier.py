@@ -191,7 +191,7 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Number of dimensions of the training input (2, 4 or 5).
     n_features_in_ : int
         Number of features seen during fit (2-D input only).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit (2-D input with string column names).
 
     See Also

@@ -568,7 +568,7 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
 
         Returns
         -------
-        views : ndarray of shape (n_samples, n_views, *view_shape)
+        views : ndarray of shape (n_samples, n_views) + view_shape
             ``view_shape`` is ``(n_channels, out_height, out_width)`` for
             images, ``(clip_length, n_channels, out_height, out_width)`` for
             clips and ``(output_size,)`` for 2-D input.
