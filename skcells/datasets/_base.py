@@ -26,7 +26,7 @@ def get_data_home(data_home=None):
     """Return the folder where skcells keeps its dataset caches.
 
     The folder is, in order of precedence: ``data_home`` when given, the
-    ``SKCELLS_DATA`` environment variable when set, else
+    ``SKCELLS_DATA`` environment variable when set and not empty, else
     ``sklearn.datasets.get_data_home() / "skcells"`` (by default
     ``~/scikit_learn_data/skcells``).  It is created if missing.
 
@@ -49,7 +49,8 @@ def get_data_home(data_home=None):
     True
     """
     if data_home is None:
-        data_home = os.environ.get(_ENV_DATA_HOME)
+        # An empty variable means unset, not the current folder.
+        data_home = os.environ.get(_ENV_DATA_HOME) or None
     if data_home is None:
         from sklearn.datasets import get_data_home as sk_data_home
 
@@ -58,6 +59,8 @@ def get_data_home(data_home=None):
         raise TypeError(
             f"data_home must be a str or path-like, got {type(data_home).__name__}."
         )
+    if not os.fspath(data_home):
+        raise ValueError("data_home must be a folder path, got an empty string.")
     path = Path(data_home).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
