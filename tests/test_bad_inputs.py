@@ -1160,6 +1160,7 @@ for _kw, _kind, _exc, _name in (
     bad(_kind, f"render_video-{_name}", _render, _exc, _name)
 
 bad("type", "get_data_home", lambda: get_data_home(5), TypeError, "data_home")
+bad("empty", "get_data_home", lambda: get_data_home(""), ValueError, "data_home")
 bad(
     "type",
     "get_data_home-file",
@@ -1764,6 +1765,14 @@ def test_every_invalid_input_class_is_covered():
     kinds = {p.id.rsplit("[", 1)[1].rstrip("]") for p in CASES}
     assert kinds == set(KINDS)
     assert len(CASES) > 300
+
+
+def test_an_empty_data_home_variable_means_unset(monkeypatch, tmp_path):
+    """SKCELLS_DATA="" falls back to the default, never the current folder."""
+    monkeypatch.setenv("SKCELLS_DATA", "")
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    monkeypatch.chdir(tmp_path)
+    assert get_data_home() == tmp_path / "sklearn" / "skcells"
 
 
 def test_unreachable_database_error_hides_the_password():

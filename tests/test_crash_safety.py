@@ -404,6 +404,20 @@ def test_tampered_cache_is_detected_and_rebuilt(
     assert _digests(bunch.cache_path) == digests
 
 
+def test_returned_arrays_cannot_write_into_the_cache(tmp_path, reference):
+    """The videos are a read-only memory map: user code cannot alter the cache."""
+    bunch = fetch_synthetic_blood_videos(data_home=tmp_path, verbose=False, **SMALL)
+    X, _ = fetch_synthetic_blood_videos(
+        data_home=tmp_path, verbose=False, return_X_y=True, **SMALL
+    )
+    for videos in (bunch.data, X):
+        with pytest.raises(ValueError, match="read-only"):
+            videos[0, 0, 0, 0, 0] = 255
+    del bunch, X, videos
+    name, digests = reference["small"]
+    assert _digests(_synthetic_parent(tmp_path) / name) == digests
+
+
 # -------------------------------------------------------------------- BCCD
 @pytest.fixture(scope="module")
 def bccd_single(tmp_path_factory):
@@ -428,6 +442,7 @@ def bccd_single(tmp_path_factory):
     }
     data = fetch_bccd(data_home=home, download_if_missing=False)
     shape = data.images.shape
+    killed["writeable"] = data.images.flags.writeable
     del data
     return killed, shape, _digests(root / "processed"), _leftovers(root)
 
@@ -441,6 +456,7 @@ def test_bccd_killed_mid_build_leaves_no_cache(bccd_single):
     # the later fetch rebuilt it from the verified raw files and cleaned up
     assert shape == (364, 3, 480, 640)
     assert leftovers == []
+    assert not killed["writeable"]  # a read-only memory map of the cache
 
 
 @needs_bccd
