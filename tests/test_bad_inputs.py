@@ -1754,6 +1754,130 @@ for _call, _kind, _exc, _name in (
     bad(_kind, f"tuning-storage-{_name}", _call, _exc, _name)
 
 
+# --- experiments (the paper's protocol) -----------------------------------
+def _experiments():
+    from skcells import experiments
+
+    return experiments
+
+
+_NET = {"model": "cnn9", "n_classes": 2, "epochs": 1, "batch_size": 4, "seed": 0}
+for _call, _kind, _exc, _name in (
+    (lambda: _experiments().get_scale("huge"), "option", ValueError, "scale"),
+    (lambda: _experiments().get_scale(5), "type", ValueError, "scale"),
+    (
+        lambda: _experiments().run_experiments(series=(7,), scale="smoke"),
+        "option",
+        ValueError,
+        "series",
+    ),
+    (
+        lambda: _experiments().run_experiments(series=(), scale="smoke"),
+        "empty",
+        ValueError,
+        "series",
+    ),
+    (
+        lambda: _experiments().run_experiments(scale="huge"),
+        "option",
+        ValueError,
+        "scale",
+    ),
+    (
+        lambda: _experiments().run_experiments(scale="smoke", seeds=[-1]),
+        "range",
+        ValueError,
+        "seeds",
+    ),
+    (
+        lambda: _experiments().run_experiments(scale="smoke", seeds=[]),
+        "empty",
+        ValueError,
+        "seeds",
+    ),
+    (
+        lambda: _experiments().run_experiments(scale="smoke", device="tpu"),
+        "option",
+        ValueError,
+        "device",
+    ),
+    (
+        lambda: _experiments().run_experiments(scale="smoke", n_jobs=0),
+        "range",
+        ValueError,
+        "n_jobs",
+    ),
+    (
+        lambda: _experiments().run_experiments(scale="smoke", weights={"nope": "w.pt"}),
+        "option",
+        ValueError,
+        "weights",
+    ),
+    (
+        lambda: _experiments().run_experiments(
+            series=(3,), scale="smoke", cifar_root="/nonexistent"
+        ),
+        "empty",
+        FileNotFoundError,
+        "cifar_root",
+    ),
+    (
+        lambda: _experiments().load_cifar10("/nonexistent"),
+        "empty",
+        FileNotFoundError,
+        "cifar_root",
+    ),
+    (lambda: _experiments().load_cifar10(5), "type", TypeError, "cifar_root"),
+    (
+        lambda: _experiments().load_digit_images(size=4),
+        "range",
+        ValueError,
+        "size",
+    ),
+    (
+        lambda: _experiments().load_digit_images(size="x"),
+        "type",
+        ValueError,
+        "size",
+    ),
+    (
+        lambda: _experiments().make_net(**{**_NET, "epochs": 0}),
+        "range",
+        ValueError,
+        "epochs",
+    ),
+    (
+        lambda: _experiments().make_net(**{**_NET, "batch_size": 0}),
+        "range",
+        ValueError,
+        "batch_size",
+    ),
+    (
+        lambda: (
+            _experiments()
+            .make_net(**{**_NET, "n_classes": 0})
+            .fit(IMG_U8.astype(np.float32), Y[:2])
+        ),
+        "range",
+        ValueError,
+        "n_classes",
+    ),
+    (
+        lambda: _experiments().evaluate_views(_mv(), IMG, Y, n_views=3),
+        "unfitted",
+        NotFittedError,
+        "not fitted",
+    ),
+    (
+        lambda: _experiments().split_test(Y, random_state=0, test_size=2.0),
+        "range",
+        TYPE_OR_VALUE,
+        "'test_size' parameter",
+    ),
+):
+    bad(_kind, f"experiments-{_name}", _call, _exc, _name)
+
+
 # ------------------------------------------------------------------- tests
 @pytest.mark.parametrize(("call", "exc", "match"), CASES)
 def test_bad_input(call, exc, match):
