@@ -1,7 +1,7 @@
 """
-=========================================
+====================================
 Competence-based curriculum learning
-=========================================
+====================================
 
 Curriculum learning trains on easy samples first and adds harder ones as the
 model's *competence* grows (Platanios et al., 2019).  The paper (Appendix B,

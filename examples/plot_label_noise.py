@@ -1,7 +1,7 @@
 """
-=====================================================
+====================================================
 Label noise, label smoothing and multi-view (digits)
-=====================================================
+====================================================
 
 The paper's Table 2 (Appendix D) corrupts 20 % of the CIFAR-10 training
 labels with *asymmetric* noise (each source class flips into one similar

@@ -1,7 +1,7 @@
 """
-==========================================================
+============================================================
 Multi-view vs single view: accuracy, uncertainty, abstention
-==========================================================
+============================================================
 
 A small crop of a microscopy frame holds about the same information on the
 cell concentration as the whole frame.  The paper's multi-view prediction

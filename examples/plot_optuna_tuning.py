@@ -1,7 +1,7 @@
 """
-==============================================
+=============================================
 Tuning the crop scale and the number of views
-==============================================
+=============================================
 
 The number of views and the crop scale are extra hyper-parameters of the
 multi-view method; the paper found that more views help, but that "the

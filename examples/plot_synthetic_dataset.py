@@ -1,7 +1,7 @@
 """
-===================================================
+====================================================
 The synthetic blood-cell videos and their conditions
-===================================================
+====================================================
 
 The paper's dataset (Appendix A, Fig. 1) is a set of short videos of moving
 red and white blood cells (RBCs, WBCs) seen through a microscope.  Every
