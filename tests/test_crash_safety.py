@@ -57,6 +57,9 @@ CHILD = textwrap.dedent(
     from skcells.datasets import _base, _bccd, _synthetic
 
     def die():
+        release = spec.get("release")
+        while release and not os.path.exists(release):
+            time.sleep(0.005)  # hold the lock until the test says so
         os.kill(os.getpid(), signal.SIGKILL)
 
     fault = spec.get("fault")
@@ -112,6 +115,8 @@ CHILD = textwrap.dedent(
     go = spec.get("go")
     while go and not os.path.exists(go):
         time.sleep(0.005)
+    if spec.get("ready"):
+        Path(spec["ready"]).touch()
     if spec["dataset"] == "synthetic":
         from skcells.datasets import fetch_synthetic_blood_videos as fetch
     else:
@@ -126,7 +131,7 @@ CHILD = textwrap.dedent(
 _CHILDREN = []
 
 
-def _spawn(dataset, kwargs, *, fault=None, after=0, go=None):
+def _spawn(dataset, kwargs, *, fault=None, after=0, go=None, ready=None, release=None):
     """Start a child fetch in its own process group; output goes to files.
 
     Files rather than pipes: rendering workers that outlive a killed child
@@ -138,6 +143,8 @@ def _spawn(dataset, kwargs, *, fault=None, after=0, go=None):
         "fault": fault,
         "after": after,
         "go": None if go is None else str(go),
+        "ready": None if ready is None else str(ready),
+        "release": None if release is None else str(release),
     }
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(_bccd.ENV_BCCD_PATH, None)
@@ -331,6 +338,43 @@ def test_killed_forced_rebuild_keeps_or_restores_the_cache(
 
 
 # ------------------------------------------------------------- concurrency
+def test_a_fetch_waiting_on_a_writer_that_is_killed_takes_over(tmp_path, reference):
+    """B waits for A's lock; A is killed mid-write; B rebuilds correctly."""
+    home = tmp_path / "home"
+    release = tmp_path / "release"
+    ready = tmp_path / "ready"
+    writer = _spawn(
+        "synthetic",
+        {**SMALL, "data_home": home},
+        fault="render",
+        after=10,
+        release=release,
+    )
+    parent = _synthetic_parent(home)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".tmp-") for p in parent.glob(".*")):
+        assert writer.poll() is None, _finish(writer)[2]
+        assert time.monotonic() < deadline, "the writer never started"
+        time.sleep(0.01)
+    waiter = _spawn("synthetic", {**SMALL, "data_home": home}, ready=ready)
+    while not ready.exists():
+        assert waiter.poll() is None, _finish(waiter)[2]
+        assert time.monotonic() < deadline, "the waiter never started"
+        time.sleep(0.01)
+    time.sleep(0.5)  # the waiter is now blocked on the writer's lock
+    assert waiter.poll() is None
+    release.touch()  # the writer kills itself, holding the lock, mid-write
+    status, _, err = _finish(writer)
+    assert status == -signal.SIGKILL, err
+    status, out, err = _finish(waiter)
+    assert status == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["built"] == 1
+    name, digests = reference["small"]
+    assert _digests(result["cache_path"]) == digests
+    assert _leftovers(parent) == []
+
+
 def test_concurrent_fetches_build_one_cache_identical_to_a_single_run(
     tmp_path, reference
 ):
