@@ -12,7 +12,7 @@ IMAGE_SIZE = 32
 
 
 def load_digit_images(*, size=IMAGE_SIZE):
-    """scikit-learn's digits as 3-channel uint8 images (offline Table 2 data).
+    """Load scikit-learn's digits as 3-channel uint8 images (offline Table 2 data).
 
     The 1797 8x8 grey images (values 0-16) are scaled to 0-255, enlarged to
     ``size`` x ``size`` by bilinear interpolation and repeated over three

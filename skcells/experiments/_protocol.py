@@ -51,6 +51,8 @@ class RestoreBestValidLoss(Callback):
     ----------
     best_epoch_ : int or None
         1-based epoch of the restored weights.
+    best_state_ : dict of str to torch.Tensor or None
+        Copy of the module's state dict at ``best_epoch_``.
 
     Examples
     --------
