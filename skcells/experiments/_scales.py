@@ -117,7 +117,18 @@ class RunSpec:
         return self.epochs * frames * self.output_size**2
 
     def with_seed(self, seed):
-        """This spec with ``seed`` set."""
+        """Return this spec with ``seed`` set.
+
+        Parameters
+        ----------
+        seed : int
+            Seed of the run.
+
+        Returns
+        -------
+        spec : RunSpec
+            A copy of this spec with ``seed`` set.
+        """
         return dataclasses.replace(self, seed=int(seed))
 
 
@@ -137,11 +148,11 @@ class Scale:
     series3_samples : int or None
         Images of the third series drawn (stratified) from digits or
         CIFAR-10; None takes them all.
+    specs : tuple of RunSpec
+        The runs of one seed.
     curriculum : dict
         ``initial_competence``, ``competence_power`` and
         ``curriculum_epochs`` of the curriculum runs.
-    specs : tuple of RunSpec
-        The runs of one seed.
     description : str
         One line on what the scale is for.
     """
@@ -157,7 +168,20 @@ class Scale:
     description: str = ""
 
     def runs(self, *, series=SERIES, seeds=None):
-        """The run specs of ``series`` for every seed, expensive ones first."""
+        """Return the run specs of ``series`` for every seed, expensive first.
+
+        Parameters
+        ----------
+        series : tuple of int, default=(1, 2, 3)
+            The series whose runs are returned.
+        seeds : tuple of int, default=None
+            The seeds; the scale's ``seeds`` when None.
+
+        Returns
+        -------
+        runs : list of RunSpec
+            One spec per seed and run of ``series``, by decreasing cost.
+        """
         seeds = self.seeds if seeds is None else tuple(seeds)
         chosen = [s for s in self.specs if s.series in series]
         runs = [spec.with_seed(seed) for seed in seeds for spec in chosen]
