@@ -87,9 +87,7 @@ def naive_render(config, index, meta, frames):
         clean = (np.exp(-od) * light[None, :, None, None]).astype(np.float32)
         rs = None
         if noise > 0:
-            rs = np.random.RandomState(
-                np.random.MT19937(_child(noise_seed, t0 // FRAME_BLOCK))
-            )
+            rs = np.random.default_rng(_child(noise_seed, t0 // FRAME_BLOCK))
         video[t0:t1] = degrade(
             clean[None],
             blur=blur,
@@ -206,7 +204,7 @@ def stage_costs(repeat=15):
     light = np.full(3, 240, np.float32)
     impulses = R._splat(block, cell_type, PAPER_SIZE)
     clean = R._clean_frames(block, cell_type, kernels, light, PAPER_SIZE)
-    rs = np.random.RandomState(0)
+    rs = np.random.default_rng(0)
 
     def fft_mix_exp():
         spec = scipy.fft.rfft2(impulses, workers=1)
