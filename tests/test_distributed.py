@@ -238,6 +238,30 @@ def test_killed_worker_leaves_the_study_usable(
 # ----------------------------------------------------------- the harness itself
 
 
+def test_trial_orphaned_before_its_first_heartbeat_is_failed(
+    postgres_url, shared_data_home, tmp_path
+):
+    """A worker killed between ``ask()`` and its first heartbeat leaves a
+    RUNNING trial without a heartbeat, which Optuna's own stale check skips;
+    the next worker marks it FAIL once the grace period has passed."""
+    common = [
+        "tune", "--storage", postgres_url, "--study", "orphan", "--scale", "smoke",
+        "--data-home", str(shared_data_home), *HEARTBEAT,
+    ]  # fmt: skip
+    assert (
+        main([*common, "--create", "--n-trials", "1", "--out", str(tmp_path / "a")])
+        == 0
+    )
+    study = load_or_create_study("orphan", postgres_url)
+    orphan = study.ask()  # what a worker killed right after ask() leaves behind
+    time.sleep(2.5)
+    assert main([*common, "--n-trials", "1", "--out", str(tmp_path / "b")]) == 0
+    study = load_or_create_study("orphan", postgres_url)
+    states = {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
+    assert states[orphan.number] == "FAIL"
+    assert sorted(states.values()) == ["COMPLETE", "COMPLETE", "FAIL"]
+
+
 def test_cluster_is_stopped_and_removed_even_when_the_body_fails():
     try:
         _postgres.find_pg_bin()

@@ -22,6 +22,7 @@ study and writes ``trials.csv``, ``optimization_history.png`` and
 trials.
 """
 
+import datetime
 import json
 import logging
 import os
@@ -285,6 +286,7 @@ def run(args):
             "trial #%d %s: %s", trial.number, trial.state.name.lower(), trial.value
         )
 
+    _fail_stale(study)
     print(
         f"skcells tune: worker {worker} runs {n_trials} trial(s) of study "
         f"{args.study!r} in {where}",
@@ -327,12 +329,50 @@ def _claim(study, key, mine, where):
 
 
 def _fail_stale(study):
-    """Mark trials of dead workers as failed (database storages only)."""
+    """Mark trials of dead workers as failed (database storages only).
+
+    Optuna's heartbeat covers a trial once its heartbeat thread has written
+    the first beat, which happens just after ``study.ask()`` created the
+    trial.  A worker killed in between leaves a RUNNING trial without any
+    heartbeat, which Optuna never marks stale.  Every trial of this command
+    stamps its ``worker`` attribute first thing, so a RUNNING trial without
+    one that started more than a grace period ago belongs to a dead worker
+    and is marked FAIL as well (this compares the trial's start time with
+    this machine's clock: workers' clocks are assumed to agree to within the
+    grace period).
+    """
     import optuna
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fail_stale_trials is "experimental"
         optuna.storages.fail_stale_trials(study)
+    storage = study._storage
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    if interval is None:
+        return
+    grace = getattr(storage, "grace_period", None)
+    if grace is None:
+        inner = getattr(storage, "_backend", None)
+        grace = getattr(inner, "grace_period", None)
+    grace = datetime.timedelta(seconds=grace if grace is not None else 2 * interval)
+    now = datetime.datetime.now()
+    running = study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
+    )
+    for trial in running:
+        started = trial.datetime_start
+        if "worker" in trial.user_attrs or started is None or now - started <= grace:
+            continue
+        try:
+            storage.set_trial_state_values(
+                trial._trial_id, state=optuna.trial.TrialState.FAIL
+            )
+            logger.warning(
+                "trial #%d never started its objective (worker killed); marked FAIL",
+                trial.number,
+            )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another worker finished or failed it meanwhile
 
 
 def _finish(study, where, out, *, worker, ran):
