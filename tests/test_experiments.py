@@ -75,6 +75,19 @@ def test_small_scales_cover_every_series(name):
     assert costs == sorted(costs, reverse=True)  # expensive runs first
 
 
+def test_quick_scale_runs_the_headline_on_the_papers_seeds():
+    quick = get_scale("quick")
+    assert quick.seeds_of(1) == PAPER_SEEDS
+    assert quick.seeds_of(2) == quick.seeds == (42, 0, 17)
+    runs = quick.runs()
+    assert {r.seed for r in runs if r.series == 1} == set(PAPER_SEEDS)
+    assert {r.seed for r in runs if r.series == 3} == {42, 0, 17}
+    assert {r.seed for r in quick.runs(seeds=(1, 2))} == {1, 2}
+    # the paper's crops and views in the video series
+    video = [r for r in runs if r.series in (1, 2)]
+    assert all(r.crop_scale == (0.1, 0.2) and r.n_views == 10 for r in video)
+
+
 def test_get_scale_rejects_unknown_names():
     with pytest.raises(ValueError, match="scale must be one of .*got 'huge'"):
         get_scale("huge")
@@ -304,6 +317,7 @@ def test_summarize_and_gain():
     assert gain.loc["cnn9", "MVM"] == pytest.approx(8.0)
     assert gain.loc["x3d_xs", "MVWCo-S"] == pytest.approx(9.0)
     assert gain.loc["cnn9", "n_seeds"] == 2
+    assert gain.loc["cnn9", "MVM_wins"] == 2
 
 
 def test_table1_has_the_papers_rows_and_numbers():

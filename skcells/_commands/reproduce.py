@@ -1,35 +1,58 @@
-"""``skcells reproduce``: the paper's pipeline, as far as it exists.
+"""``skcells reproduce``: run the paper's experiments, write tables and figures.
 
-Interim version: it runs the data part of the paper (Section 2, Appendix A).
-It renders the synthetic set at the chosen scale (cached in the data home),
-and writes into ``--out``:
+Runs the three series of :func:`skcells.experiments.run_experiments` at a
+scale and writes into ``--out``:
 
-- ``results.csv`` and ``results.md``: per-condition summary of the set
-  (number of videos, mean blur radius and noise level, mean counts, label
-  balance, mean difficulty and high-frequency energy);
-- ``fig1_sample_frames.png``: one frame per condition, like paper Fig. 1 b-d.
-
-The experiments of Tables 1 and 2 are added to this command as they land.
+- ``results.csv``: one row per run (network, configuration, seed) and
+  evaluation (single-view baseline, MVM, MVWCo-S) with the test accuracy,
+  timings and parameter counts;
+- ``results.md``: the headline multi-view gain on WBC, the paper's Tables 1
+  and 2 with our numbers beside the paper's, and a per-condition summary of
+  the synthetic videos;
+- ``fig1_sample_frames.png`` (paper Fig. 1), ``fig2_competence.png``
+  (Fig. 2) and ``fig4_validation_curves.png`` (Fig. 4).
 """
 
+import os
 from pathlib import Path
 
-# Dataset shape per scale; "paper" is the paper's full set (5.6 GB on disk).
-SCALES = {
-    "smoke": dict(n_videos=24, n_frames=4, size=32),
-    "quick": dict(n_videos=200, n_frames=16, size=64),
-    "paper": dict(n_videos=1150, n_frames=100, size=128),
-}
+from ..experiments import SCALE_NAMES
+
+SERIES_HELP = (
+    "1: WBC, single view vs multi-view (Table 1 top); 2: RBC, with and "
+    "without curriculum learning (Table 1 bottom); 3: label noise and "
+    "smoothing (Table 2)"
+)
 
 
 def add_arguments(parser):
     """Add the ``reproduce`` options to ``parser``."""
     parser.add_argument(
         "--scale",
-        choices=tuple(SCALES),
+        choices=SCALE_NAMES,
         default="quick",
-        help="smoke: seconds, for tests; quick: a few seconds on 2 cores "
-        "(default); paper: the full 1150 x 100 x 3 x 128 x 128 set",
+        help="smoke: seconds, for tests; quick: a few minutes on 2 CPU cores "
+        "(default); paper: the paper's sizes, epochs and seeds (for a GPU)",
+    )
+    parser.add_argument(
+        "--series",
+        type=int,
+        nargs="+",
+        choices=(1, 2, 3),
+        default=[1, 2, 3],
+        metavar="N",
+        help=f"series to run (default: all). {SERIES_HELP}",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="SEED",
+        help="seeds to run (default: the scale's; the paper: 42 0 17 9 3)",
+    )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu"
     )
     parser.add_argument(
         "--out",
@@ -37,100 +60,92 @@ def add_arguments(parser):
         help="output folder (default: skcells-results)",
     )
     parser.add_argument(
-        "--target", choices=("wbc", "rbc"), default="wbc", help="default: wbc"
+        "--cifar-root",
+        default=None,
+        metavar="DIR",
+        help="folder with torchvision's CIFAR-10 for series 3 (nothing is "
+        "downloaded); default: scikit-learn's digits",
     )
-    parser.add_argument("--random-state", type=int, default=0, help="default: 0")
-    parser.add_argument("--data-home", default=None, help="cache folder")
+    parser.add_argument(
+        "--data-home", default=None, help="cache folder of the synthetic videos"
+    )
     parser.add_argument(
         "--n-jobs",
         type=int,
         default=None,
-        help="rendering processes (default: 1, or all cores at the paper scale)",
+        help="parallel training processes (default: one per CPU core; 1 at "
+        "the smoke scale and on CUDA; -1: one per core)",
     )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="MODEL=PATH",
+        help="pretrained weights of a network (x3d_xs, resnet18, vit_l16, "
+        "cnn9): a local checkpoint, or 'download' (needs the internet); "
+        "repeatable. Without it the networks start from random weights",
+    )
+
+
+def _parse_weights(items):
+    weights = {}
+    for item in items:
+        model, sep, value = item.partition("=")
+        if not sep or not model or not value:
+            raise ValueError(
+                f"--weights must be MODEL=PATH or MODEL=download, got {item!r}."
+            )
+        weights[model.strip()] = value.strip()
+    return weights
 
 
 def run(args):
-    """Render the set, write the summary tables and the figure."""
-    from ..datasets import (
-        fetch_synthetic_blood_videos,
-        plot_sample_frames,
-        summarize_conditions,
+    """Run the experiments and write the results into ``args.out``."""
+    from ..datasets import summarize_conditions
+    from ..experiments import (
+        plot_competence,
+        plot_sample_videos,
+        plot_validation_curves,
+        results_markdown,
+        run_experiments,
     )
 
-    shape = SCALES[args.scale]
-    n_jobs = args.n_jobs
-    if n_jobs is None:
-        n_jobs = -1 if args.scale == "paper" else 1
-    bunch = fetch_synthetic_blood_videos(
-        **shape,
-        target=args.target,
-        random_state=args.random_state,
-        data_home=args.data_home,
-        n_jobs=n_jobs,
-    )
-    summary = summarize_conditions(bunch)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {os.fspath(out)!r} exists and is not a folder.")
+    experiment = run_experiments(
+        series=args.series,
+        scale=args.scale,
+        seeds=args.seeds,
+        device=args.device,
+        n_jobs=args.n_jobs,
+        data_home=args.data_home,
+        cifar_root=args.cifar_root,
+        weights=_parse_weights(args.weights),
+    )
     out.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out / "results.csv")
-    title = (
-        f"Synthetic blood-cell videos, scale {args.scale!r}: "
-        f"{shape['n_videos']} videos x {shape['n_frames']} frames x 3 x "
-        f"{shape['size']} x {shape['size']}, target {args.target!r}, "
-        f"random_state {args.random_state}"
+    written = []
+
+    def save_figure(fig, name):
+        fig.savefig(out / name, dpi=120)
+        written.append(out / name)
+
+    experiment.results.to_csv(out / "results.csv", index=False)
+    written.append(out / "results.csv")
+    data_summary = None
+    if experiment.videos is not None:
+        data_summary = summarize_conditions(experiment.videos)
+    text = results_markdown(experiment, data_summary=data_summary)
+    (out / "results.md").write_text(text, encoding="utf-8")
+    written.append(out / "results.md")
+    if experiment.videos is not None:
+        save_figure(plot_sample_videos(experiment.videos), "fig1_sample_frames.png")
+        save_figure(plot_competence(experiment), "fig2_competence.png")
+    first_series = min(args.series)
+    save_figure(
+        plot_validation_curves(experiment, series=first_series),
+        "fig4_validation_curves.png",
     )
-    (out / "results.md").write_text(markdown_summary(summary, title), "utf-8")
-    fig = plot_sample_frames(
-        bunch.data, bunch.condition, blur=bunch.blur, noise=bunch.noise
-    )
-    fig.savefig(out / "fig1_sample_frames.png", dpi=120)
-    for name in ("results.csv", "results.md", "fig1_sample_frames.png"):
-        print(out / name)
+    for path in written:
+        print(path)
     return 0
-
-
-def markdown_summary(summary, title):
-    """Render a per-condition summary as a Markdown document.
-
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        The output of :func:`skcells.datasets.summarize_conditions`.
-    title : str
-        One line describing the dataset.
-
-    Returns
-    -------
-    text : str
-        A heading, the table and a note on what the columns mean.
-    """
-    columns = ["condition", *summary.columns]
-    lines = [
-        "# skcells reproduce: data summary",
-        "",
-        title,
-        "",
-        "| " + " | ".join(columns) + " |",
-        "|" + "|".join(["---"] + ["---:"] * len(summary.columns)) + "|",
-    ]
-    for name, row in summary.iterrows():
-        cells = [str(name)] + [_fmt(row[c]) for c in summary.columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "label_balance: fraction of videos with label 1 (count above the mean); "
-        "hf_energy: mean squared difference of neighbouring pixels on the "
-        "[0, 1] scale (lower when blurred, higher when noisy); difficulty: "
-        "paper Eq. 2.",
-        "",
-        "This interim `skcells reproduce` covers the data part of the paper; "
-        "the experiments of Tables 1 and 2 are not run yet.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _fmt(value):
-    """Integers as such, other numbers with four significant digits."""
-    if float(value).is_integer() and abs(value) >= 1:
-        return str(int(value))
-    return f"{value:.4g}"

@@ -17,8 +17,10 @@ from ._scales import MODEL_LABELS, SERIES, Scale, get_scale
 logger = logging.getLogger(__name__)
 
 DEVICES = ("cpu", "cuda")
-#: Views cut and sent to the network at once when predicting.
+#: Most views cut and sent to the network at once when predicting.
 PREDICT_BATCH = 2048
+#: Bytes of float32 source pixels converted at once when cutting views.
+_CUT_BYTES = 2**28
 
 
 @dataclass
@@ -42,8 +44,9 @@ class ExperimentResults:
         What each dataset name stands for, e.g. ``{"digits": "scikit-learn
         digits, 3x32x32"}``.
     videos : sklearn.utils.Bunch or None
-        The synthetic set with RBC labels (for the figures), when series 1
-        or 2 ran.
+        The synthetic set (for the figures and the data summary), with RBC
+        labels and difficulties when series 2 ran and WBC ones otherwise;
+        None when only series 3 ran.
     wall_seconds : float
         Duration of the experiment.
     """
@@ -140,7 +143,7 @@ def run_one(
             crop_scale=spec.crop_scale,
             output_size=spec.output_size,
             clip_length=spec.clip_length if spec.input == "clip" else None,
-            batch_size=PREDICT_BATCH,
+            batch_size=_predict_batch(X),
             random_state=spec.seed,
         )
         fit_params = {}
@@ -198,6 +201,12 @@ def run_one(
             }
         )
     return rows, history
+
+
+def _predict_batch(X):
+    """Views per prediction chunk, bounding the memory of the cut sources."""
+    per_view = 4 * int(np.prod(X.shape[1:]))
+    return int(max(16, min(PREDICT_BATCH, _CUT_BYTES // per_view)))
 
 
 def _pretrained_flag(spec):
@@ -395,9 +404,6 @@ def run_experiments(
             dataclasses.replace(r, dataset="cifar10") if r.dataset == "digits" else r
             for r in runs
         ]
-    inputs, datasets, videos = _load_inputs(
-        runs, scale, data_home=data_home, cifar_root=cifar_root, progress=progress
-    )
     n_cpu = os.cpu_count() or 1
     if n_jobs is None:
         # Small networks gain little from threads: one single-threaded
@@ -409,6 +415,15 @@ def run_experiments(
         threads = None
     elif threads is None:
         threads = max(1, n_cpu // n_jobs)
+    render_jobs = 1 if scale.name == "smoke" else max(n_jobs, n_cpu // 2)
+    inputs, datasets, videos = _load_inputs(
+        runs,
+        scale,
+        data_home=data_home,
+        cifar_root=cifar_root,
+        progress=progress,
+        n_jobs=render_jobs,
+    )
     logger.info(
         "%d runs at scale %r on %s, %d process(es)",
         len(runs),
@@ -447,7 +462,13 @@ def run_experiments(
         results=table,
         histories=histories,
         scale=scale,
-        seeds=tuple(seeds if seeds is not None else scale.seeds),
+        seeds=tuple(
+            dict.fromkeys(
+                seed
+                for k in series
+                for seed in (scale.seeds_of(k) if seeds is None else seeds)
+            )
+        ),
         datasets=datasets,
         videos=videos,
         wall_seconds=time.perf_counter() - start,
@@ -475,7 +496,7 @@ def _with_weights(spec, weights):
     return dataclasses.replace(spec, model_params=tuple(sorted(params.items())))
 
 
-def _load_inputs(runs, scale, *, data_home, cifar_root, progress):
+def _load_inputs(runs, scale, *, data_home, cifar_root, progress, n_jobs):
     """Arrays of every (dataset, input) the runs need."""
     from ..datasets import fetch_synthetic_blood_videos
 
@@ -496,6 +517,7 @@ def _load_inputs(runs, scale, *, data_home, cifar_root, progress):
             target=target,
             data_home=data_home,
             random_state=0,
+            n_jobs=n_jobs,
             verbose=progress,
         )
         videos = bunch if videos is None or target == "rbc" else videos

@@ -127,7 +127,8 @@ def multiview_gain(results, *, dataset="wbc"):
     -------
     gain : pandas.DataFrame
         Indexed by model, with ``MVM`` and ``MVWCo-S`` (mean gain in points),
-        ``MVM_std`` and ``n_seeds``.
+        ``MVM_std``, ``n_seeds`` and ``MVM_wins`` / ``MVWCo-S_wins`` (seeds
+        where multi-view beat the baseline).
 
     Examples
     --------
@@ -143,7 +144,9 @@ def multiview_gain(results, *, dataset="wbc"):
 
     rows = results[(results["dataset"] == dataset) & (~results["curriculum"])]
     if rows.empty:
-        return pd.DataFrame(columns=["MVM", "MVWCo-S", "MVM_std", "n_seeds"])
+        return pd.DataFrame(
+            columns=["MVM", "MVWCo-S", "MVM_std", "n_seeds", "MVM_wins", "MVWCo-S_wins"]
+        )
     wide = rows.pivot_table(
         index=["model", "seed"], columns="variant", values="accuracy"
     )
@@ -154,6 +157,8 @@ def multiview_gain(results, *, dataset="wbc"):
     gain = grouped.mean()
     gain["MVM_std"] = grouped["MVM"].std()
     gain["n_seeds"] = grouped.size()
+    for variant in ("MVM", "MVWCo-S"):
+        gain[f"{variant}_wins"] = (diff[variant] > 0).groupby(level="model").sum()
     return gain
 
 
@@ -411,11 +416,13 @@ def headline_markdown(results):
     for model, row in gain.iterrows():
         std = row["MVM_std"]
         spread = "" if np.isnan(std) else f" (std {std:.2f})"
+        n = int(row["n_seeds"])
         lines.append(
             f"- {MODEL_LABELS[model]}: MVM {row['MVM']:+.2f} points{spread}, "
             f"MVWCo-S {row['MVWCo-S']:+.2f} points over the single-view "
-            f"baseline, mean of {int(row['n_seeds'])} seed(s); paper: "
-            f"{PAPER_WBC_GAIN[model]:+.2f}."
+            f"baseline, mean of {n} seed(s); MVM / MVWCo-S beat the baseline in "
+            f"{int(row['MVM_wins'])} / {int(row['MVWCo-S_wins'])} of the {n} "
+            f"seeds; paper: {PAPER_WBC_GAIN[model]:+.2f}."
         )
     if len(gain) > 1:
         lines.append(
@@ -444,14 +451,24 @@ def results_markdown(experiment, *, data_summary=None):
     results = experiment.results
     scale = experiment.scale
     summary = summarize(results)
-    seeds = experiment.seeds or tuple(dict.fromkeys(results["seed"].tolist()))
+    order = list(experiment.seeds) + sorted(set(results["seed"]))
+    per_series = {}
+    for k in sorted(results["series"].unique().tolist()):
+        present = set(results.loc[results["series"] == k, "seed"])
+        per_series[k] = [s for s in dict.fromkeys(order) if s in present]
+    if len({tuple(v) for v in per_series.values()}) == 1:
+        seeds = ", ".join(map(str, next(iter(per_series.values()))))
+    else:
+        seeds = "; ".join(
+            f"series {k}: {', '.join(map(str, v))}" for k, v in per_series.items()
+        )
     devices = ", ".join(sorted(results["device"].unique()))
     series = sorted(results["series"].unique().tolist())
     lines = [
         f"# skcells reproduce: scale {scale.name!r}",
         "",
         f"Scale {scale.name!r} ({scale.description}); series "
-        f"{', '.join(map(str, series))}; seeds {', '.join(map(str, seeds))}; "
+        f"{', '.join(map(str, series))}; seeds {seeds}; "
         f"device {devices}; {experiment.wall_seconds:.0f} s. Accuracy in % on "
         "the held-out test set, mean ± sample standard deviation over seeds "
         "(the paper: 5 seeds). Our configuration is given first and the "
