@@ -55,8 +55,10 @@ def plot_competence(experiment):
             "experiment has no synthetic videos (series 1 or 2 did not run); "
             "the competence figure needs their difficulties."
         )
-    specs = [s for s in experiment.scale.specs if s.curriculum]
-    spec = specs[-1]
+    # the longest curriculum run shows the schedule best
+    spec = max(
+        (s for s in experiment.scale.specs if s.curriculum), key=lambda s: s.epochs
+    )
     curriculum = dict(experiment.scale.curriculum)
     T = curriculum.get("curriculum_epochs") or max(1.0, spec.epochs / 2)
     history = None

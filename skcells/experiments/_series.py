@@ -344,8 +344,9 @@ def run_experiments(
     n_jobs : int, default=None
         Parallel processes, each with ``cpu_count // n_jobs`` torch threads.
         None: one single-threaded process per CPU core (at most one per
-        run), since small networks train faster that way than with threads;
-        one single-threaded process at the smoke scale; one process on CUDA.
+        run), as fast as threads on an idle machine and about twice as fast
+        on a busy one (``benchmarks/bench_experiments.py``); one
+        single-threaded process at the smoke scale; one process on CUDA.
         -1: one process per core.
     data_home : str or os.PathLike, default=None
         Cache folder of the synthetic videos.
@@ -406,8 +407,9 @@ def run_experiments(
         ]
     n_cpu = os.cpu_count() or 1
     if n_jobs is None:
-        # Small networks gain little from threads: one single-threaded
-        # process per core, or a single one at the smoke scale and on CUDA.
+        # One single-threaded process per core: as fast as threads when the
+        # machine is idle, and robust when it is shared (busy cores make
+        # torch's threads wait on each other).
         n_jobs = 1 if scale.name == "smoke" or device == "cuda" else n_cpu
         threads = 1
     n_jobs = max(1, min(n_jobs, len(runs)))
