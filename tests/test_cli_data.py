@@ -100,3 +100,16 @@ def test_reproduce_smoke_writes_tables_and_figure(data_home, tmp_path, capsys):
     assert "| clear |" in md and "| blurred+noisy |" in md
     with Image.open(out / "fig1_sample_frames.png") as im:
         assert im.size[0] > im.size[1]  # one panel per condition, side by side
+
+
+def test_show_rejects_bad_fps_before_writing_anything(tmp_path, capsys):
+    from skcells.cli import main
+
+    out = tmp_path / "show"
+    status = main(
+        ["show", "--out", str(out), "--n-videos", "8", "--n-frames", "2",
+         "--size", "16", "--fps", "0"]
+    )  # fmt: skip
+    assert status == 2
+    assert "fps" in capsys.readouterr().err
+    assert not out.exists()

@@ -44,6 +44,9 @@ def run(args):
         raise ValueError(
             f"frame must be an integer in [0, {dataset.n_frames}), got {args.frame}."
         )
+    if not (np.isfinite(args.fps) and args.fps > 0):
+        # checked before anything is written, so no half set of files is left
+        raise ValueError(f"fps must be a positive number, got {args.fps!r}.")
     if args.index is not None and not 0 <= args.index < len(dataset):
         raise ValueError(
             f"index must be an integer in [0, {len(dataset)}), got {args.index}."
