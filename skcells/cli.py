@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from ._commands import CommandError
 from ._version import __version__
 
 # Subcommand name -> module in ``skcells._commands`` that defines
@@ -22,10 +23,6 @@ _COMMANDS = {
     "reproduce": ("reproduce", "run the paper's experiments and write tables/figures"),
     "tune": ("tune", "tune the multi-view prediction parameters with Optuna"),
 }
-
-
-class CommandError(Exception):
-    """A user-facing failure of a subcommand, printed as one line."""
 
 
 def _available_commands():

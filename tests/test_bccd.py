@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 
 from skcells.curriculum import difficulty_score
 from skcells.datasets import _bccd, degrade, estimate_blur, fetch_bccd
-from skcells.datasets._base import sha256_file
+from skcells.utils import sha256_file
 
 BCCD_ROOT = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "BCCD_Dataset"

@@ -20,8 +20,8 @@ from skorch import NeuralNetClassifier
 
 import skcells
 from skcells.curriculum import CurriculumNeuralNetClassifier
-from skcells.datasets._base import write_manifest
 from skcells.models import CNN9, make_model, read_checkpoint, resnet18
+from skcells.utils import write_manifest
 
 PACKAGE = Path(skcells.__file__).parent
 
@@ -252,9 +252,9 @@ def test_tuning_model_cache_does_not_unpickle_tampered_files(marker, tmp_path):
     and its manifest alike; the weights are still read with
     ``weights_only=True``, so the payload never runs.
     """
-    from skcells.datasets._base import params_hash
     from skcells.tuning import tuning_problem, tuning_recipe
     from skcells.tuning._recipe import _CACHE_DIR, _PARAMS_FILE
+    from skcells.utils import params_hash
 
     recipe = tuning_recipe("smoke", random_state=0)
     folder = tmp_path / _CACHE_DIR / params_hash(recipe)[:20]

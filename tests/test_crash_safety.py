@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from skcells.datasets import _bccd, _synthetic, fetch_bccd, fetch_synthetic_blood_videos
-from skcells.datasets._base import sha256_file
+from skcells.utils import sha256_file
 
 # A cache that takes about a second to render on two busy cores.
 SMALL = {"n_videos": 48, "n_frames": 4, "size": 32, "random_state": 3}

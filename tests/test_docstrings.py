@@ -35,6 +35,7 @@ PUBLIC_MODULES = (
     "skcells.noise",
     "skcells.tuning",
     "skcells.experiments",
+    "skcells.utils",
 )
 
 # numpydoc checks left out, with the reason.

@@ -21,7 +21,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skcells.cli import main
 from skcells.curriculum import CurriculumNeuralNetClassifier
-from skcells.datasets._base import sha256_file, write_manifest
 from skcells.multiview import MultiViewClassifier
 from skcells.tuning import (
     PredictTimeObjective,
@@ -41,6 +40,7 @@ from skcells.tuning import (
     tuning_recipe,
     write_study_report,
 )
+from skcells.utils import sha256_file, write_manifest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -31,7 +31,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..cli import CommandError
+from . import CommandError
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,6 @@ def run(args):
     """
     import optuna
 
-    from ..datasets._base import params_hash
     from ..tuning import (
         SCALES,
         PredictTimeObjective,
@@ -213,6 +212,7 @@ def run(args):
         tuning_problem,
         tuning_recipe,
     )
+    from ..utils import params_hash
 
     optuna.logging.set_verbosity(
         optuna.logging.INFO if args.verbose else optuna.logging.WARNING
@@ -384,7 +384,7 @@ def _finish(study, where, out, *, worker, ran):
         count_states,
         write_study_report,
     )
-    from ..tuning._report import _atomic_file
+    from ..utils import atomic_file
 
     states = count_states(study)
     summary = best_trial_summary(study)
@@ -412,7 +412,7 @@ def _finish(study, where, out, *, worker, ran):
         "recipe_hash": study.user_attrs.get(_RECIPE_ATTR),
         "model_sha256": study.user_attrs.get(_MODEL_ATTR),
     }
-    with _atomic_file(out / RUN_FILE) as tmp:
+    with atomic_file(out / RUN_FILE) as tmp:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
     counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
     print(f"study {study.study_name!r}: {counts or 'no trials'}")

@@ -6,8 +6,8 @@ checks every file it keeps against the sha256 manifest shipped in
 ``skcells/datasets/data/bccd_manifest.json``.  The verified files go to
 ``<data_home>/bccd/raw``; the decoded images and parsed annotations go to
 ``<data_home>/bccd/processed`` as ``.npy`` files that are memory-mapped on
-reuse.  Both folders are written with :func:`~skcells.datasets._base.
-atomic_directory` under :func:`~skcells.datasets._base.cache_lock`, so an
+reuse.  Both folders are written with :func:`~skcells.utils.
+atomic_directory` under :func:`~skcells.utils.cache_lock`, so an
 interrupted or failed fetch leaves nothing half-written behind.
 """
 
@@ -30,14 +30,14 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .._version import __version__
-from ._base import (
+from ..utils import (
     atomic_directory,
     cache_lock,
-    get_data_home,
     sha256_file,
     verify_manifest,
     write_manifest,
 )
+from ._base import get_data_home
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,14 @@ import time
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._base import (
+from ..utils import (
+    atomic_directory,
     cache_lock,
-    get_data_home,
     params_hash,
     verify_manifest,
     write_manifest,
 )
+from ._base import get_data_home
 from ._degrade import MAX_BLUR
 from ._render import (
     DEFAULT_BACKGROUND,
@@ -599,8 +600,6 @@ def _build_cache(folder, config, key, *, n_jobs, verbose):
     """Render every video into a new cache folder and move it into place."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
-
-    from ._base import atomic_directory
 
     n = config.n_videos
     meta = config.item_metadata(np.arange(n))

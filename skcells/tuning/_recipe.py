@@ -17,10 +17,10 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-from ..datasets._base import (
+from ..datasets import get_data_home
+from ..utils import (
     atomic_directory,
     cache_lock,
-    get_data_home,
     params_hash,
     verify_manifest,
     write_manifest,

@@ -1,13 +1,13 @@
 """Trials table, optimisation-history plot and best-trial summary of a study."""
 
-import contextlib
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import optuna
+
+from ..utils import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -180,11 +180,11 @@ def write_study_report(study, out_dir):
     trials_path = out_dir / TRIALS_FILE
     history_path = out_dir / HISTORY_FILE
     table = trials_table(study)
-    with _atomic_file(trials_path) as tmp:
+    with atomic_file(trials_path) as tmp:
         table.to_csv(tmp, index=False)
     fig = plot_history(study)
     try:
-        with _atomic_file(history_path) as tmp:
+        with atomic_file(history_path) as tmp:
             fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     finally:
         import matplotlib.pyplot as plt
@@ -224,20 +224,6 @@ def plot_history(study):
 def _check_study(study):
     if not isinstance(study, optuna.Study):
         raise TypeError(f"study must be an optuna.Study, got {type(study).__name__}.")
-
-
-@contextlib.contextmanager
-def _atomic_file(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _fmt(value):
