@@ -1,5 +1,6 @@
 """The data home: the folder that holds every skcells dataset cache."""
 
+import importlib.resources
 import os
 import shutil
 from pathlib import Path
@@ -66,3 +67,20 @@ def clear_data_home(data_home=None):
         The folder, resolved as in :func:`get_data_home`.
     """
     shutil.rmtree(get_data_home(data_home))
+
+
+def load_descr(file_name):
+    """Return the text of a dataset description shipped in ``descr/``.
+
+    Parameters
+    ----------
+    file_name : str
+        The file name inside ``skcells/datasets/descr``.
+
+    Returns
+    -------
+    text : str
+        The reStructuredText description.
+    """
+    folder = importlib.resources.files("skcells.datasets") / "descr"
+    return (folder / file_name).read_text(encoding="utf-8")

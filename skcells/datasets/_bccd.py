@@ -37,7 +37,7 @@ from ..utils import (
     verify_manifest,
     write_manifest,
 )
-from ._base import get_data_home
+from ._base import get_data_home, load_descr
 
 logger = logging.getLogger(__name__)
 
@@ -710,13 +710,5 @@ def _make_bunch(arrays, *, subset, target, return_X_y):
         box_labels=[box_labels[i] for i in keep],
         split=split[index],
         image_id=arrays["image_id"][index],
-        DESCR=_descr(),
-    )
-
-
-def _descr():
-    return (
-        resources.files("skcells.datasets")
-        .joinpath("descr/bccd.rst")
-        .read_text(encoding="utf-8")
+        DESCR=load_descr("bccd.rst"),
     )

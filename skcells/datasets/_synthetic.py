@@ -14,7 +14,6 @@ This module does not import torch (the dataset class lives in
 light.
 """
 
-import importlib.resources
 import logging
 import numbers
 import sys
@@ -30,7 +29,7 @@ from ..utils import (
     verify_manifest,
     write_manifest,
 )
-from ._base import get_data_home
+from ._base import get_data_home, load_descr
 from ._degrade import MAX_BLUR
 from ._render import (
     DEFAULT_BACKGROUND,
@@ -524,7 +523,7 @@ def fetch_synthetic_blood_videos(
         condition=np.array(CONDITIONS)[meta["condition"].astype(np.intp)],
         distance=labels["distance"],
         difficulty=labels["difficulty"],
-        DESCR=_load_descr(),
+        DESCR=load_descr("synthetic_blood_videos.rst"),
         cache_path=str(folder),
         params={
             **params,
@@ -716,9 +715,3 @@ def _check_noise_range(noise_range):
     if not 0 <= lo <= hi <= 1:
         raise ValueError(f"noise_range must be {accepted}, got {noise_range!r}.")
     return float(lo), float(hi)
-
-
-def _load_descr():
-    """The dataset description shipped in ``descr/``."""
-    path = importlib.resources.files("skcells.datasets") / "descr"
-    return (path / "synthetic_blood_videos.rst").read_text(encoding="utf-8")
