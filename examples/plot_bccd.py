@@ -24,13 +24,12 @@ It runs in about a minute on two CPU cores.  Offline, point the
 # %%
 # Load the smears
 # ---------------
-# The first call verifies every file against the checksums shipped with
-# skcells and caches the decoded images; later calls memory-map the cache.
+# The first call downloads the data, or takes it from the copy that the
+# ``SKCELLS_BCCD_PATH`` environment variable names, verifies every file
+# against the checksums shipped with skcells and caches the decoded images;
+# later calls memory-map the cache.
 # ``target="rbc"`` labels an image 1 ("high") when it holds more red blood
 # cells than the mean over the dataset.
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -45,16 +44,8 @@ from skcells.multiview import MultiViewClassifier
 torch.manual_seed(0)
 torch.set_num_threads(2)
 
-# This project's checkouts keep a copy beside the repository; elsewhere the
-# data is downloaded (or taken from SKCELLS_BCCD_PATH).
-here = Path(globals().get("__file__", "plot_bccd.py")).resolve().parent
-shared_copy = here.parent.parent / "shared" / "data" / "BCCD_Dataset"
-local_path = None
-if not os.environ.get("SKCELLS_BCCD_PATH") and shared_copy.is_dir():
-    local_path = shared_copy
-
-bccd = fetch_bccd(target="rbc", local_path=local_path)
-print(f"{bccd.images.shape[0]} images of shape {bccd.images.shape[1:]}")
+bccd = fetch_bccd(target="rbc")
+print(f"{bccd.data.shape[0]} images of shape {bccd.data.shape[1:]}")
 print(
     f"red cells per image: {bccd.rbc_count.min()}-{bccd.rbc_count.max()}, "
     f"mean {bccd.threshold:.1f}; 'high' for {bccd.target.mean():.0%} of images"
@@ -68,7 +59,7 @@ print(
 # blur of each result from its pixels alone, as a correlation length.
 blurs = [0, 3, 6, 10]
 noises = [0.0, 0.1]
-image = bccd.images[0]
+image = bccd.data[0]
 grid = degrade(
     np.repeat(image[None], len(blurs) * len(noises), axis=0),
     blur=np.tile(blurs, len(noises)),
@@ -96,10 +87,10 @@ fig.tight_layout()
 # 120 x 160 pixels, so that a red cell spans about 25 pixels, and every image
 # then gets its own random blur radius and noise level.
 rng = np.random.default_rng(0)
-n = bccd.images.shape[0]
+n = bccd.data.shape[0]
 small = np.empty((n, 3, 120, 160), dtype=np.uint8)
 for start in range(0, n, 64):  # in chunks, to bound memory
-    part = np.asarray(bccd.images[start : start + 64], dtype=np.float32)
+    part = np.asarray(bccd.data[start : start + 64], dtype=np.float32)
     blocks = part.reshape(part.shape[0], 3, 120, 4, 160, 4).mean(axis=(3, 5))
     small[start : start + 64] = np.rint(blocks)
 true_blur = rng.integers(0, 11, size=n)

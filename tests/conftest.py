@@ -1,11 +1,26 @@
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 # Keep the test-suite on the two cores it is budgeted for and off the network.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+# BCCD: the six-image subset shipped with the tests, and the full copy when
+# this machine has one (SKCELLS_BCCD_PATH, else ../shared/data/BCCD_Dataset
+# beside the checkout).  The variable is then removed, so that no test
+# fetches from it unless it asks to.
+BCCD_SUBSET = Path(__file__).parent / "data" / "bccd"
+_BCCD_FULL = [
+    Path(p).expanduser()
+    for p in (
+        os.environ.pop("SKCELLS_BCCD_PATH", ""),
+        Path(__file__).parents[2] / "shared" / "data" / "BCCD_Dataset",
+    )
+    if p and len(list(Path(p).expanduser().glob("BCCD/JPEGImages/*.jpg"))) == 364
+]
 
 
 def pytest_addoption(parser):
@@ -50,6 +65,23 @@ def data_home(tmp_path, monkeypatch):
     home = tmp_path / "skcells_data"
     monkeypatch.setenv("SKCELLS_DATA", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def bccd_subset():
+    """The BCCD fixture of tests/data/bccd: load it with ``partial=True``."""
+    return BCCD_SUBSET
+
+
+@pytest.fixture(scope="session")
+def bccd_full():
+    """The full BCCD repository folder (364 images), or skip the test."""
+    if not _BCCD_FULL:
+        pytest.skip(
+            "needs the full BCCD copy: set SKCELLS_BCCD_PATH to it or keep it at "
+            "../shared/data/BCCD_Dataset beside the checkout"
+        )
+    return _BCCD_FULL[0]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

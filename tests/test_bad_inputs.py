@@ -1236,6 +1236,8 @@ for _kw, _kind, _exc, _name in (
     ({"target": "x"}, "option", ValueError, "target"),
     ({"download_if_missing": "no"}, "type", TypeError, "download_if_missing"),
     ({"return_X_y": 1}, "type", TypeError, "return_X_y"),
+    ({"partial": "yes"}, "type", TypeError, "partial"),
+    ({"partial": True}, "empty", ValueError, "partial"),
     ({"local_path": 5}, "type", TypeError, "local_path"),
     ({"local_path": "/nonexistent/bccd"}, "empty", FileNotFoundError, "local_path"),
     ({"download_if_missing": False}, "empty", FileNotFoundError, "download_if_missing"),

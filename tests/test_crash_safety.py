@@ -37,13 +37,8 @@ from skcells.utils import sha256_file
 SMALL = {"n_videos": 48, "n_frames": 4, "size": 32, "random_state": 3}
 # Long enough (a few seconds) for an asynchronous kill to land mid-write.
 LARGE = {"n_videos": 120, "n_frames": 16, "size": 32, "random_state": 5}
-BCCD_ROOT = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "BCCD_Dataset"
-).resolve()
-needs_bccd = pytest.mark.skipif(
-    not (BCCD_ROOT / "BCCD" / "JPEGImages").is_dir(),
-    reason=f"the shared BCCD copy is not at {BCCD_ROOT}",
-)
+# The six-image BCCD subset shipped with the tests (see conftest.py).
+BCCD = {"local_path": Path(__file__).parent / "data" / "bccd", "partial": True}
 pytestmark = pytest.mark.timeout(300)
 
 # The child: optionally arm a fault (SIGKILL itself at a chosen point), wait
@@ -470,50 +465,47 @@ def bccd_single(tmp_path_factory):
     Returns the data home and the digests of the processed cache that the
     undisturbed single-process refetch wrote.
     """
-    if not (BCCD_ROOT / "BCCD" / "JPEGImages").is_dir():
-        pytest.skip(f"the shared BCCD copy is not at {BCCD_ROOT}")
     home = tmp_path_factory.mktemp("bccd")
-    proc = _spawn(
-        "bccd", {"data_home": home, "local_path": BCCD_ROOT}, fault="render", after=40
-    )
+    proc = _spawn("bccd", {"data_home": home, **BCCD}, fault="render", after=3)
     status, _, err = _finish(proc)
-    root = home / "bccd"
+    root = _bccd_root(home)
     killed = {
         "status": status,
         "err": err,
         "processed": (root / "processed").exists(),
         "leftovers": _leftovers(root),
     }
-    data = fetch_bccd(data_home=home, download_if_missing=False)
+    data = fetch_bccd(data_home=home, download_if_missing=False, **BCCD)
     shape = data.images.shape
     killed["writeable"] = data.images.flags.writeable
     del data
     return killed, shape, _digests(root / "processed"), _leftovers(root)
 
 
-@needs_bccd
+def _bccd_root(home):
+    """The cache folder of the BCCD subset (``bccd/partial-<key>``)."""
+    (root,) = [p for p in (Path(home) / "bccd").glob("partial-*") if p.is_dir()]
+    return root
+
+
 def test_bccd_killed_mid_build_leaves_no_cache(bccd_single):
     killed, shape, _, leftovers = bccd_single
     assert killed["status"] == -signal.SIGKILL, killed["err"]
     assert not killed["processed"]
     assert any(name.startswith(".tmp-processed-") for name in killed["leftovers"])
     # the later fetch rebuilt it from the verified raw files and cleaned up
-    assert shape == (364, 3, 480, 640)
+    assert shape == (6, 3, 480, 640)
     assert leftovers == []
     assert not killed["writeable"]  # a read-only memory map of the cache
 
 
-@needs_bccd
 @pytest.mark.slow
 def test_bccd_concurrent_fetches_match_a_single_run(bccd_single, tmp_path):
     """Two processes fetch BCCD at once: one build, the single-run bytes."""
     _, _, single, _ = bccd_single
     home = tmp_path / "home"
     go = tmp_path / "go"
-    procs = [
-        _spawn("bccd", {"data_home": home, "local_path": BCCD_ROOT}, go=go)
-        for _ in range(2)
-    ]
+    procs = [_spawn("bccd", {"data_home": home, **BCCD}, go=go) for _ in range(2)]
     time.sleep(0.5)
     go.touch()
     built = 0
@@ -522,5 +514,5 @@ def test_bccd_concurrent_fetches_match_a_single_run(bccd_single, tmp_path):
         assert status == 0, err
         built += json.loads(out.strip().splitlines()[-1])["built"]
     assert built == 1
-    assert _digests(home / "bccd" / "processed") == single
-    assert _leftovers(home / "bccd") == []
+    assert _digests(_bccd_root(home) / "processed") == single
+    assert _leftovers(_bccd_root(home)) == []

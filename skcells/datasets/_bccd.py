@@ -8,36 +8,36 @@ checks every file it keeps against the sha256 manifest shipped in
 ``<data_home>/bccd/processed`` as ``.npy`` files that are memory-mapped on
 reuse.  Both folders are written with :func:`~skcells.utils.
 atomic_directory` under :func:`~skcells.utils.cache_lock`, so an
-interrupted or failed fetch leaves nothing half-written behind.
+interrupted or failed fetch leaves nothing half-written behind.  A partial
+local copy (``partial=True``) is cached apart, in ``bccd/partial-<key>``.
 """
 
-import hashlib
 import json
 import logging
 import os
 import re
-import stat
-import tarfile
+import shutil
 import tempfile
-import urllib.request
-import xml.etree.ElementTree as ET
-import zipfile
-import zlib
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from sklearn.datasets import fetch_file
 from sklearn.utils import Bunch
 
-from .._version import __version__
 from ..utils import (
     atomic_directory,
     cache_lock,
+    check_bool,
+    check_option,
+    params_hash,
     sha256_file,
     verify_manifest,
     write_manifest,
 )
+from ._archive import copy_verified, extract_verified
 from ._base import get_data_home, load_descr
+from ._voc import parse_annotation
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +52,9 @@ TARGETS = {"rbc": "rbc_count", "wbc": "wbc_count", "platelets": "platelet_count"
 IMAGE_SHAPE = (3, 480, 640)
 
 _CACHE_FORMAT = 1
-_CHUNK = 1 << 20
+_PER_IMAGE = ("BCCD/JPEGImages/", "BCCD/Annotations/")
 _IMAGE_ID = re.compile(r"BloodImage_\d{5}")
-_PROCESSED_FILES = (
-    "images.npy",
-    "counts.npy",
-    "boxes.npy",
-    "box_labels.npy",
-    "box_offsets.npy",
-    "split.npy",
-    "image_id.npy",
-)
+_ARRAYS = "images counts boxes box_labels box_offsets split image_id".split()
 
 
 def fetch_bccd(
@@ -73,6 +65,7 @@ def fetch_bccd(
     download_if_missing=True,
     return_X_y=False,
     local_path=None,
+    partial=False,
 ):
     """Load the BCCD blood smear images (in vitro), downloading if needed.
 
@@ -88,7 +81,7 @@ def fetch_bccd(
     ``SKCELLS_BCCD_PATH`` environment variable; the GitHub archive of the
     pinned commit (when ``download_if_missing``).  Every file taken from a
     local copy or an archive is checked against the sha256 manifest shipped
-    with skcells before it is used.
+    with skcells before it is used (also with ``partial=True``).
 
     Parameters
     ----------
@@ -110,6 +103,12 @@ def fetch_bccd(
         ``LICENSE``) or its ``.zip`` / ``.tar.gz`` archive.  Defaults to the
         ``SKCELLS_BCCD_PATH`` environment variable.  It is verified and
         copied into the cache, then no longer needed.
+    partial : bool, default=False
+        Accept a local folder that holds only some of the images: ``LICENSE``
+        and ``BCCD/ImageSets/Main/*.txt`` are required, and each image is used
+        when its JPEG and its annotation are both present (one without the
+        other is an error).  Needs ``local_path`` or ``SKCELLS_BCCD_PATH`` to
+        name such a folder; it is cached apart from the full dataset.
 
     Returns
     -------
@@ -117,16 +116,20 @@ def fetch_bccd(
         Dictionary-like object with the attributes below (one entry per
         image, in ``image_id`` order).
 
-        images : ndarray of shape (n_samples, 3, 480, 640), dtype uint8
+        data : ndarray of shape (n_samples, 3, 480, 640), dtype uint8
             RGB images, channel first; a read-only memory map when
             ``subset="all"``.
+        images : ndarray of shape (n_samples, 3, 480, 640), dtype uint8
+            The same array as ``data`` (the same object), under the name
+            earlier versions used.
         target : ndarray of shape (n_samples,), dtype int64
             1 if the chosen count is above ``threshold``, else 0.
         target_names : ndarray of shape (2,)
             ``["low", "high"]``.
         threshold : float
             Mean of the chosen count over all 364 images (whatever
-            ``subset``), so labels agree between subsets.
+            ``subset``), so labels agree between subsets; over the images
+            present when ``partial=True``.
         rbc_count, wbc_count, platelet_count : ndarray of shape \
 (n_samples,), dtype int64
             Number of ``<object>`` elements of each class in the annotation.
@@ -141,7 +144,7 @@ def fetch_bccd(
         DESCR : str
             Description of the dataset.
 
-    (images, target) : tuple if ``return_X_y`` is True
+    (data, target) : tuple if ``return_X_y`` is True
         The two arrays above.
 
     Raises
@@ -151,8 +154,8 @@ def fetch_bccd(
         ``download_if_missing`` is False, or a local copy lacks a file.
     ValueError
         If a file does not match its checksum, an archive member would land
-        outside the target folder (``..``, absolute path, escaping link) or
-        an annotation is malformed.
+        outside the target folder (``..``, absolute path, escaping link), an
+        annotation is malformed, or ``partial=True`` without a local folder.
 
     See Also
     --------
@@ -164,21 +167,29 @@ def fetch_bccd(
     --------
     >>> from skcells.datasets import fetch_bccd
     >>> data = fetch_bccd(target="wbc")  # doctest: +SKIP
-    >>> data.images.shape, data.target.mean().round(2)  # doctest: +SKIP
+    >>> data.data.shape, data.target.mean().round(2)  # doctest: +SKIP
     ((364, 3, 480, 640), 0.06)
     """
-    _check_choice(subset, "subset", SUBSETS)
-    _check_choice(target, "target", tuple(TARGETS))
-    _check_bool(download_if_missing, "download_if_missing")
-    _check_bool(return_X_y, "return_X_y")
-    if local_path is not None:
-        local_path = _check_local_path(local_path, "local_path")
+    check_option(subset, "subset", SUBSETS)
+    check_option(target, "target", tuple(TARGETS))
+    download_if_missing = check_bool(download_if_missing, "download_if_missing")
+    return_X_y = check_bool(return_X_y, "return_X_y")
+    partial = check_bool(partial, "partial")
+    if local_path is not None:  # SKCELLS_BCCD_PATH is read only when needed
+        local_path = _local_copy(local_path)
 
     root = get_data_home(data_home) / "bccd"
+    files = _package_manifest()["files"]
+    if partial:
+        local_path = _local_copy(local_path)
+        kept = _partial_files(local_path, files)
+        if len(kept) < len(files):
+            root = root / f"partial-{params_hash({'files': sorted(kept)})[:16]}"
+            files = kept
     with cache_lock(root):
         arrays = _load_processed(root / "processed")
         if arrays is None:
-            _ensure_raw(root, local_path, download_if_missing)
+            _ensure_raw(root, files, local_path, download_if_missing)
             with atomic_directory(root / "processed") as tmp:
                 _build_processed(root / "raw", tmp)
             arrays = _load_processed(root / "processed")
@@ -187,21 +198,37 @@ def fetch_bccd(
     return _make_bunch(arrays, subset=subset, target=target, return_X_y=return_X_y)
 
 
-# --------------------------------------------------------------------------
-# Parameter validation
+def _package_manifest():
+    """Return the shipped manifest: ``{"commit", "url", "files": {...}}``."""
+    text = (
+        resources.files("skcells.datasets")
+        .joinpath("data/bccd_manifest.json")
+        .read_text(encoding="utf-8")
+    )
+    return json.loads(text)
 
 
-def _check_choice(value, name, options):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}.")
+def _compute_manifest(repo_root):
+    """Build the manifest of a trusted copy of the repository (a folder).
+
+    Maintainers regenerate ``data/bccd_manifest.json`` with it (``json.dump``
+    with ``indent=1, sort_keys=True``) after moving ``BCCD_COMMIT``: only the
+    licence, annotations, images and split lists are recorded and used.
+    """
+    root = Path(repo_root)
+    globs = ("Annotations/*.xml", "JPEGImages/*.jpg", "ImageSets/Main/*.txt")
+    paths = [root / "LICENSE", *(p for g in globs for p in (root / "BCCD").glob(g))]
+    files = {p: {"sha256": sha256_file(p), "size": p.stat().st_size} for p in paths}
+    files = {p.relative_to(root).as_posix(): m for p, m in sorted(files.items())}
+    return {"commit": BCCD_COMMIT, "url": BCCD_URL, "files": files}
 
 
-def _check_bool(value, name):
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool, got {value!r}.")
-
-
-def _check_local_path(value, name):
+def _local_copy(value, name="local_path"):
+    """Return ``value`` (else ``SKCELLS_BCCD_PATH``, else None) as an existing path."""
+    if value is None:
+        value, name = os.environ.get(ENV_BCCD_PATH) or None, ENV_BCCD_PATH
+    if value is None:
+        return None
     if not isinstance(value, str | os.PathLike):
         raise TypeError(
             f"{name} must be a str or path-like pointing to the BCCD repository "
@@ -216,387 +243,77 @@ def _check_local_path(value, name):
     return path
 
 
-# --------------------------------------------------------------------------
-# Manifest of the upstream files
+def _partial_files(folder, files):
+    """Select the manifest entries of the images a partial local folder holds.
 
-
-def _package_manifest():
-    """Return the shipped manifest: ``{"commit", "url", "files": {...}}``."""
-    text = (
-        resources.files("skcells.datasets")
-        .joinpath("data/bccd_manifest.json")
-        .read_text(encoding="utf-8")
-    )
-    return json.loads(text)
-
-
-def _compute_manifest(repo_root):
-    """Build the manifest dict of a trusted copy of the upstream repository.
-
-    Maintainers regenerate ``data/bccd_manifest.json`` with it after moving
-    ``BCCD_COMMIT``: the annotations, the images, the split files and the
-    licence are recorded; other upstream files are not used.
-
-    Parameters
-    ----------
-    repo_root : path-like
-        Folder holding ``BCCD/`` and ``LICENSE``.
-
-    Returns
-    -------
-    manifest : dict
-        JSON-serialisable manifest.
+    Every other file (licence, split lists) stays required; an image is kept
+    when its JPEG or its annotation is there (the copy then checks both).
     """
-    repo_root = Path(repo_root)
-    names = ["LICENSE"]
-    for sub, pattern in (
-        ("BCCD/Annotations", "*.xml"),
-        ("BCCD/JPEGImages", "*.jpg"),
-        ("BCCD/ImageSets/Main", "*.txt"),
-    ):
-        found = (repo_root / sub).glob(pattern)
-        names += [p.relative_to(repo_root).as_posix() for p in found]
-    files = {}
-    for name in sorted(names):
-        path = repo_root / name
-        files[name] = {"sha256": sha256_file(path), "size": path.stat().st_size}
-    return {"commit": BCCD_COMMIT, "url": BCCD_URL, "files": files}
-
-
-def _verify_tree(folder, manifest):
-    """Check that ``folder`` holds every manifest file with its digest.
-
-    Raises
-    ------
-    FileNotFoundError
-        If a file is missing.
-    ValueError
-        If a file has the wrong size or sha256.
-    """
-    folder = Path(folder)
-    for name, meta in manifest["files"].items():
-        path = folder / name
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"BCCD file {name} is missing from {folder} "
-                f"({len(manifest['files'])} files expected at commit {BCCD_COMMIT})."
-            )
-        size = path.stat().st_size
-        if size != meta["size"]:
-            raise ValueError(
-                f"BCCD file {path} has {size} bytes, expected {meta['size']}: "
-                "the copy is corrupted or from another commit."
-            )
-        digest = sha256_file(path)
-        if digest != meta["sha256"]:
-            raise ValueError(
-                f"BCCD file {path} has sha256 {digest}, expected {meta['sha256']}: "
-                "the copy is corrupted or from another commit."
-            )
-
-
-def _write_verified(src, dest, name, meta, origin):
-    """Stream ``src`` into ``dest`` while checking size and sha256.
-
-    At most ``size + 1`` bytes are read, so an oversized member (e.g. a
-    decompression bomb) is refused without being written out.
-    """
-    h = hashlib.sha256()
-    remaining = meta["size"] + 1
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "wb") as out:
-        while remaining > 0 and (chunk := src.read(min(_CHUNK, remaining))):
-            h.update(chunk)
-            out.write(chunk)
-            remaining -= len(chunk)
-    written = meta["size"] + 1 - remaining
-    if written != meta["size"]:
+    if folder is None or not folder.is_dir():
         raise ValueError(
-            f"BCCD file {name} in {origin} has "
-            f"{'more than ' if remaining == 0 else ''}{written} bytes, "
-            f"expected {meta['size']}: the copy is corrupted or from another commit."
+            f"partial=True needs local_path (or {ENV_BCCD_PATH}) to be a folder "
+            f"holding part of the BCCD repository, got {folder}."
         )
-    if h.hexdigest() != meta["sha256"]:
-        raise ValueError(
-            f"BCCD file {name} in {origin} has sha256 {h.hexdigest()}, expected "
-            f"{meta['sha256']}: the copy is corrupted or from another commit."
-        )
+    ids = {
+        PurePosixPath(name).stem
+        for name in files
+        if name.startswith(_PER_IMAGE) and (folder / name).is_file()
+    }
+    if not ids:
+        raise FileNotFoundError(f"the local copy {folder} holds no BCCD image.")
+    return {
+        name: meta
+        for name, meta in files.items()
+        if not name.startswith(_PER_IMAGE) or PurePosixPath(name).stem in ids
+    }
 
 
-# --------------------------------------------------------------------------
-# Raw files: local copy, archive, download
-
-
-def _ensure_raw(root, local_path, download_if_missing):
-    """Make ``root/raw`` hold the verified upstream files."""
-    manifest = _package_manifest()
+def _ensure_raw(root, files, local_path, download_if_missing):
+    """Make ``root/raw`` hold the verified upstream ``files``."""
     raw = root / "raw"
     if raw.is_dir():
-        try:
-            _verify_tree(raw, manifest)
+        recorded = verify_manifest(raw)
+        if recorded is not None and recorded["files"] == files:
             return
-        except (OSError, ValueError) as exc:
-            logger.warning("BCCD raw cache is damaged (%s); fetching it again", exc)
-    if local_path is None and os.environ.get(ENV_BCCD_PATH):
-        local_path = _check_local_path(os.environ[ENV_BCCD_PATH], ENV_BCCD_PATH)
+        logger.warning("BCCD raw cache %s is damaged; fetching it again", raw)
+    local_path = _local_copy(local_path)
     if local_path is None and not download_if_missing:
         raise FileNotFoundError(
             f"BCCD is not in the cache {root} and download_if_missing=False; pass "
             f"local_path= or set {ENV_BCCD_PATH} to a copy of the repository at "
             f"commit {BCCD_COMMIT}, or allow the download."
         )
-    with atomic_directory(raw) as tmp:
-        if local_path is not None and local_path.is_dir():
-            logger.info("copying BCCD from %s", local_path)
-            _copy_verified(local_path, tmp, manifest)
-        elif local_path is not None:
-            logger.info("extracting BCCD from %s", local_path)
-            _extract_archive(local_path, tmp, manifest)
-        else:
-            _download_and_extract(BCCD_URL, root, tmp, manifest)
+    try:
+        with atomic_directory(raw) as tmp:
+            if local_path is not None and local_path.is_dir():
+                logger.info("copying BCCD from %s", local_path)
+                copy_verified(local_path, tmp, files)
+            elif local_path is not None:
+                logger.info("extracting BCCD from %s", local_path)
+                extract_verified(local_path, tmp, files)
+            else:
+                _download(BCCD_URL, root, tmp, files)
+            write_manifest(tmp, files)
+    except (OSError, ValueError) as exc:
+        exc.add_note(f"skcells expects BCCD_Dataset at commit {BCCD_COMMIT}.")
+        raise
 
 
-def _copy_verified(src_root, dest_root, manifest):
-    """Copy the manifest files of a local folder, verifying each."""
-    for name, meta in manifest["files"].items():
-        src = src_root / name
-        if not src.is_file():
-            raise FileNotFoundError(
-                f"BCCD file {name} is missing from the local copy {src_root}; "
-                "expected the repository folder holding BCCD/ and LICENSE, at "
-                f"commit {BCCD_COMMIT}."
-            )
-        with open(src, "rb") as f:
-            _write_verified(f, dest_root / name, name, meta, src_root)
+def _download(url, root, dest, files):
+    """Download ``url`` with :func:`sklearn.datasets.fetch_file`, then extract it.
 
-
-def _download_and_extract(url, root, dest, manifest):
-    """Download ``url`` to a temporary file in ``root`` and extract it."""
+    GitHub builds archives on the fly and does not promise stable bytes, so
+    each member is checked against the manifest instead of the archive.
+    """
     for stale in root.glob(".download-*"):
-        stale.unlink(missing_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".archive", dir=root)
-    archive = Path(tmp_name)
+        shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=".download-", dir=root)
     try:
         logger.info("downloading BCCD from %s", url)
-        request = urllib.request.Request(
-            url, headers={"User-Agent": f"skcells/{__version__}"}
-        )
-        n_bytes = 0
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(request, timeout=60) as response,
-        ):
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                n_bytes += len(chunk)
-        logger.info("downloaded %.1f MB", n_bytes / 1e6)
-        _extract_archive(archive, dest, manifest)
+        archive = fetch_file(url, folder=folder, local_filename="BCCD_Dataset.zip")
+        extract_verified(archive, dest, files)
     finally:
-        archive.unlink(missing_ok=True)
-
-
-def _archive_members(archive):
-    """List ``(name, kind, link_target, opener)`` for a zip or tar archive.
-
-    ``kind`` is one of ``"file"``, ``"dir"``, ``"symlink"``, ``"hardlink"``
-    or ``"other"``; ``opener()`` returns a binary file object for files.
-    The archive stays open for as long as the returned context is used.
-    """
-    if zipfile.is_zipfile(archive):
-        zf = zipfile.ZipFile(archive)
-        members = []
-        for info in zf.infolist():
-            mode = info.external_attr >> 16
-            if info.is_dir():
-                kind, link = "dir", None
-            elif stat.S_ISLNK(mode):
-                kind, link = "symlink", zf.read(info).decode("utf-8", "replace")
-            elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
-                kind, link = "other", None
-            else:
-                kind, link = "file", None
-            members.append((info.filename, kind, link, lambda i=info: zf.open(i)))
-        return zf, members
-    if tarfile.is_tarfile(archive):
-        tf = tarfile.open(archive)
-        members = []
-        for info in tf.getmembers():
-            if info.isfile():
-                kind = "file"
-            elif info.isdir():
-                kind = "dir"
-            elif info.issym():
-                kind = "symlink"
-            elif info.islnk():
-                kind = "hardlink"
-            else:
-                kind = "other"
-            link = info.linkname if kind in ("symlink", "hardlink") else None
-            members.append((info.name, kind, link, lambda i=info: tf.extractfile(i)))
-        return tf, members
-    raise ValueError(
-        f"{archive} is neither a zip nor a tar archive; expected the GitHub "
-        f"archive of BCCD_Dataset at commit {BCCD_COMMIT}."
-    )
-
-
-def _unsafe_reason(name, kind, link):
-    """Return why an archive member could escape the target, or None."""
-    reason = _unsafe_path(name)
-    if reason:
-        return f"its name {reason}"
-    if kind == "other":
-        return "it is neither a regular file, a folder nor a link"
-    if kind in ("symlink", "hardlink"):
-        if not link or _unsafe_path(link) not in (None, "contains '..'"):
-            return f"it is a {kind} to {link!r}"
-        # Symlinks resolve from the member's folder, hard links from the root.
-        base = PurePosixPath(name).parent if kind == "symlink" else PurePosixPath()
-        target = os.path.normpath((base / link).as_posix())
-        if target == ".." or target.startswith("../"):
-            return f"it is a {kind} to {link!r}, outside the archive"
-    return None
-
-
-def _unsafe_path(path):
-    """Return why a member path is unsafe on any platform, or None."""
-    if "\\" in path or "\x00" in path:
-        return "contains a backslash or NUL"
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        return "is an absolute path"
-    if ".." in PurePosixPath(path).parts:
-        return "contains '..'"
-    return None
-
-
-def _extract_archive(archive, dest, manifest):
-    """Safely extract the manifest files of an archive into ``dest``.
-
-    Every member is checked before anything is written: a name with ``..``,
-    an absolute name, a link resolving outside the archive or a special file
-    rejects the whole archive.  Only regular files listed in the manifest
-    are written, each verified against its size and sha256; members outside
-    the manifest (other upstream files) are skipped.
-    """
-    try:
-        _extract_members(archive, dest, manifest)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
-        raise ValueError(f"archive {archive} is damaged or truncated: {exc}.") from exc
-
-
-def _extract_members(archive, dest, manifest):
-    """Body of :func:`_extract_archive`, without the error translation."""
-    handle, members = _archive_members(archive)
-    with handle:
-        for name, kind, link, _ in members:
-            reason = _unsafe_reason(name, kind, link)
-            if reason:
-                raise ValueError(
-                    f"unsafe member {name!r} in archive {archive}: {reason}; "
-                    "refusing to extract it."
-                )
-        # GitHub archives wrap everything in one "<repo>-<commit>/" folder.
-        names = [PurePosixPath(m[0]).parts for m in members]
-        tops = {parts[0] for parts in names if parts}
-        strip = len(tops) == 1 and all(
-            len(parts) > 1 or kind == "dir"
-            for parts, (_, kind, _, _) in zip(names, members)
-        )
-        expected = manifest["files"]
-        seen = set()
-        for parts, (name, kind, _link, opener) in zip(names, members):
-            rel = "/".join(parts[1:] if strip else parts)
-            if rel not in expected:
-                continue
-            if kind != "file":
-                raise ValueError(
-                    f"member {name!r} in archive {archive} is a {kind}, expected "
-                    "a regular file."
-                )
-            if rel in seen:
-                raise ValueError(f"member {name!r} occurs twice in archive {archive}.")
-            seen.add(rel)
-            with opener() as src:
-                _write_verified(src, dest / rel, rel, expected[rel], archive)
-    missing = sorted(set(expected) - seen)
-    if missing:
-        raise ValueError(
-            f"archive {archive} lacks {len(missing)} BCCD file(s) of commit "
-            f"{BCCD_COMMIT}, e.g. {missing[0]}."
-        )
-
-
-# --------------------------------------------------------------------------
-# Processed cache
-
-
-def _read_split(path):
-    """Read an ImageSets list, one image id a line."""
-    ids = path.read_text(encoding="utf-8").split()
-    for image_id in ids:
-        if not _IMAGE_ID.fullmatch(image_id):
-            raise ValueError(f"unexpected image id {image_id!r} in {path}.")
-    return ids
-
-
-def _parse_annotation(path):
-    """Parse one Pascal VOC annotation file.
-
-    DOCTYPE and ENTITY declarations are refused (no entity expansion), and
-    any XML error is reported with the file name.
-
-    Parameters
-    ----------
-    path : path-like
-        The ``.xml`` file.
-
-    Returns
-    -------
-    boxes : ndarray of shape (n_objects, 4), dtype int32
-        ``(xmin, ymin, xmax, ymax)`` per ``<object>``.
-    labels : ndarray of shape (n_objects,), dtype int8
-        Index of each object's class in :data:`CLASSES`.
-    """
-    path = Path(path)
-    blob = path.read_bytes()
-    if re.search(rb"<!\s*(DOCTYPE|ENTITY)", blob, flags=re.IGNORECASE):
-        raise ValueError(
-            f"malformed annotation {path}: DOCTYPE/ENTITY declarations are not "
-            "accepted in BCCD annotations."
-        )
-    try:
-        root = ET.fromstring(blob)
-    except ET.ParseError as exc:
-        raise ValueError(f"malformed annotation {path}: {exc}.") from None
-    if root.tag != "annotation":
-        raise ValueError(
-            f"malformed annotation {path}: root element is <{root.tag}>, "
-            "expected <annotation>."
-        )
-    boxes, labels = [], []
-    for k, obj in enumerate(root.findall("object")):
-        name = (obj.findtext("name") or "").strip()
-        if name not in CLASSES:
-            raise ValueError(
-                f"malformed annotation {path}: object {k} has class {name!r}, "
-                f"expected one of {CLASSES}."
-            )
-        coords = []
-        for tag in ("xmin", "ymin", "xmax", "ymax"):
-            text = obj.findtext(f"bndbox/{tag}")
-            try:
-                coords.append(int(round(float(text))))
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"malformed annotation {path}: object {k} has "
-                    f"bndbox/{tag}={text!r}, expected a number."
-                ) from None
-        boxes.append(coords)
-        labels.append(CLASSES.index(name))
-    return (
-        np.array(boxes, dtype=np.int32).reshape(-1, 4),
-        np.array(labels, dtype=np.int8),
-    )
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _decode_image(path):
@@ -614,18 +331,25 @@ def _decode_image(path):
 
 
 def _build_processed(raw, out):
-    """Decode the images and annotations of ``raw`` into ``.npy`` files."""
+    """Decode the images and annotations of ``raw`` into ``.npy`` files.
+
+    The images are those of the split lists whose JPEG is in ``raw`` (all of
+    them, unless the copy is partial).
+    """
     base = raw / "BCCD"
     split_of = {}
     for split in SPLITS:
-        for image_id in _read_split(base / "ImageSets" / "Main" / f"{split}.txt"):
+        listed = (base / "ImageSets/Main" / f"{split}.txt").read_text().split()
+        for image_id in listed:
+            if not _IMAGE_ID.fullmatch(image_id):
+                raise ValueError(f"unexpected image id {image_id!r} in {split}.txt.")
             if image_id in split_of:
                 raise ValueError(
                     f"image {image_id} is listed in both {split_of[image_id]} and "
                     f"{split} in {base / 'ImageSets' / 'Main'}."
                 )
             split_of[image_id] = split
-    ids = sorted(split_of)
+    ids = sorted(i for i in split_of if (base / f"JPEGImages/{i}.jpg").is_file())
     logger.info("decoding %d BCCD images", len(ids))
     images = np.lib.format.open_memmap(
         out / "images.npy", mode="w+", dtype=np.uint8, shape=(len(ids), *IMAGE_SHAPE)
@@ -633,7 +357,9 @@ def _build_processed(raw, out):
     all_boxes, all_labels = [], []
     for i, image_id in enumerate(ids):
         images[i] = _decode_image(base / "JPEGImages" / f"{image_id}.jpg")
-        boxes, labels = _parse_annotation(base / "Annotations" / f"{image_id}.xml")
+        boxes, labels = parse_annotation(
+            base / "Annotations" / f"{image_id}.xml", CLASSES
+        )
         all_boxes.append(boxes)
         all_labels.append(labels)
     images.flush()
@@ -649,12 +375,9 @@ def _build_processed(raw, out):
     np.save(out / "box_offsets.npy", offsets.astype(np.int64))
     np.save(out / "split.npy", np.array([split_of[i] for i in ids]))
     np.save(out / "image_id.npy", np.array(ids))
+    names = [f"{a}.npy" for a in _ARRAYS]
     write_manifest(
-        out,
-        _PROCESSED_FILES,
-        format=_CACHE_FORMAT,
-        commit=BCCD_COMMIT,
-        n_images=len(ids),
+        out, names, format=_CACHE_FORMAT, commit=BCCD_COMMIT, n_images=len(ids)
     )
 
 
@@ -667,14 +390,14 @@ def _load_processed(folder):
         manifest is None
         or manifest.get("format") != _CACHE_FORMAT
         or manifest.get("commit") != BCCD_COMMIT
-        or set(manifest["files"]) != set(_PROCESSED_FILES)
+        or set(manifest["files"]) != {f"{a}.npy" for a in _ARRAYS}
     ):
         logger.warning("BCCD cache %s is damaged or outdated; rebuilding it", folder)
         return None
-    arrays = {"images": np.load(folder / "images.npy", mmap_mode="r")}
-    for name in _PROCESSED_FILES[1:]:
-        arrays[name[:-4]] = np.load(folder / name, allow_pickle=False)
-    return arrays
+    return {
+        a: np.load(folder / f"{a}.npy", mmap_mode="r" if a == "images" else None)
+        for a in _ARRAYS
+    }
 
 
 def _make_bunch(arrays, *, subset, target, return_X_y):
@@ -699,6 +422,7 @@ def _make_bunch(arrays, *, subset, target, return_X_y):
     box_labels = [names[c] for c in np.split(arrays["box_labels"], offsets[1:-1])]
     keep = range(len(boxes))[index] if isinstance(index, slice) else index
     return Bunch(
+        data=images,
         images=images,
         target=y[index],
         target_names=np.array(["low", "high"]),
