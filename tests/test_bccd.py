@@ -128,15 +128,19 @@ def _xml_counts(path):
 
 
 def _leftovers(home):
-    """Every path under the data home's bccd folder but locks and empty folders.
+    """Every path under the data home's bccd folder except the lock files.
 
-    (A partial copy's cache lives in ``bccd/partial-<key>``, beside its lock.)
+    A partial copy's cache folder ``bccd/partial-<key>`` and its lock sit in
+    that folder: the lock and the (empty) folder do not count.
     """
     root = Path(home) / "bccd"
     return sorted(
         str(p.relative_to(home))
         for p in (root.rglob("*") if root.exists() else [])
-        if p.suffix != ".lock" and not (p.is_dir() and not any(p.iterdir()))
+        if not (
+            p.name.startswith("partial-")
+            and (p.suffix == ".lock" or not any(p.iterdir()))
+        )
     )
 
 

@@ -97,7 +97,7 @@ def fetch_bccd(
         Download the archive when neither the cache nor a local copy has the
         data; if False, raise ``FileNotFoundError`` instead.
     return_X_y : bool, default=False
-        Return ``(images, target)`` instead of a Bunch.
+        Return ``(data, target)`` instead of a Bunch.
     local_path : str or path-like, default=None
         An existing copy: the repository folder (holding ``BCCD/`` and
         ``LICENSE``) or its ``.zip`` / ``.tar.gz`` archive.  Defaults to the
