@@ -76,15 +76,19 @@ def _index_sample_aligned(params, n_samples, index):
 
 
 class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """Classify from many random resized crops of each input (MVM, MVWCo-S).
+    """Classify from many random resized crops of each input (paper Eq. 3-5).
 
     ``fit`` clones ``estimator`` and trains it on random resized crops of the
     training data; prediction cuts ``n_views`` random views of every input
     (:class:`RandomResizedCropViews`), lets the estimator predict each view
     (paper Eq. 3: label ``y(i, j) = argmax_k h_k`` and confidence ``c(i, j)
-    = max_k h_k``) and aggregates the views of a sample by their mode (MVM,
-    Eq. 4), their confidence-weighted bin count (MVWCo-S, Eq. 5) or the mean
-    of their probabilities (classic test-time augmentation).
+    = max_k h_k``) and aggregates the views of a sample as ``aggregation``
+    says: ``"mode"`` is the paper's MVM (Eq. 4), ``"weighted"`` its MVWCo-S
+    (Eq. 5), ``"mean"`` the mean of the probabilities (classic test-time
+    augmentation).  The views' geometry is that of
+    ``RandomResizedCropViews(n_views, crop_scale=..., crop_ratio=...,
+    output_size=output_size_, clip_length=clip_length_,
+    random_state=random_state).sample_windows(X)``.
 
     Training depends on the kind of estimator:
 
@@ -131,10 +135,10 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     clip_length : int or None, default=None
         Consecutive frames per clip view (paper: 9); None takes every frame.
     aggregation : {"mode", "weighted", "mean"}, default="mode"
-        ``"mode"``: most frequent view label (MVM, Eq. 4), ties go to the
-        class that comes first in ``classes_``; ``"weighted"``: largest
-        cumulative confidence (MVWCo-S, Eq. 5), same tie rule; ``"mean"``:
-        largest mean probability.
+        ``"mode"``: most frequent view label (the paper's MVM, Eq. 4), ties
+        go to the class that comes first in ``classes_``; ``"weighted"``:
+        largest cumulative confidence (the paper's MVWCo-S, Eq. 5), same tie
+        rule; ``"mean"``: largest mean probability.
     n_train_views : int, default=1
         Views per training sample drawn once for non-skorch estimators.
     batch_size : int or None, default=None

@@ -387,5 +387,4 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
-        tags.input_tags.allow_nan = False
         return tags
