@@ -6,8 +6,9 @@ Multi-view vs single view: accuracy, uncertainty, abstention
 A small crop of a microscopy frame holds about the same information on the
 cell concentration as the whole frame.  The paper's multi-view prediction
 (Appendix B, Fig. 3, Eq. 3-5) lets a network see ``m`` random crops of each
-input and aggregates the ``m`` predictions, either by their mode (MVM, Eq. 4)
-or by the bin count weighted with the confidences (MVWCo-S, Eq. 5).  The
+input and aggregates the ``m`` predictions, either by their mode
+(``aggregation="mode"``, the paper's MVM, Eq. 4) or by the bin count weighted
+with the confidences (``aggregation="weighted"``, MVWCo-S, Eq. 5).  The
 spread of the ``m`` votes doubles as an uncertainty estimate.
 
 This example trains a small network on 10-20 % crops of synthetic frames
@@ -121,8 +122,9 @@ clf.fit(X_train, y_train)
 # label and the confidence of every view (Eq. 3).  The views are independent
 # draws, so the first ``m`` of 30 views are a valid ``m``-view prediction and
 # one call serves every ``m``: the aggregation functions
-# :func:`~skcells.multiview.aggregate_mode` (MVM) and
-# :func:`~skcells.multiview.aggregate_weighted` (MVWCo-S) do the rest.  The
+# :func:`~skcells.multiview.aggregate_mode` (``"mode"``, MVM) and
+# :func:`~skcells.multiview.aggregate_weighted` (``"weighted"``, MVWCo-S) do
+# the rest.  The
 # grey dots are the accuracies of the 30 single views taken one at a time:
 # the paper's single-view baseline and its spread.  With an even number of
 # views the mode can tie; a tie goes to the class that comes first in
@@ -142,8 +144,8 @@ for m in counts:
 
 fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
 ax.plot(np.ones_like(single), single, "o", color="gray", alpha=0.5, label="one view")
-ax.plot(counts, acc_mode, "o-", label="MVM (Eq. 4)")
-ax.plot(counts, acc_weighted, "s--", label="MVWCo-S (Eq. 5)")
+ax.plot(counts, acc_mode, "o-", label='"mode" (MVM, Eq. 4)')
+ax.plot(counts, acc_weighted, "s--", label='"weighted" (MVWCo-S, Eq. 5)')
 ax.set_xscale("log")
 ax.set_xticks(counts, [str(m) for m in counts])
 ax.set_xlabel("number of views m")

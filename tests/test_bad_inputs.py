@@ -878,6 +878,34 @@ bad(
     TYPE_OR_VALUE,
     "'random_state' parameter",
 )
+bad(
+    "range",
+    "views-iter_views-batch_size",
+    lambda: RandomResizedCropViews(2).iter_views(IMG, batch_size=0),
+    ValueError,
+    "batch_size",
+)
+bad(
+    "type",
+    "views-sample_windows-training",
+    lambda: RandomResizedCropViews(2).sample_windows(IMG, training="yes"),
+    TypeError,
+    "training",
+)
+bad(
+    "length",
+    "views-training_dataset",
+    lambda: RandomResizedCropViews(2).training_dataset(IMG, Y[:5]),
+    ValueError,
+    "inconsistent numbers of samples",
+)
+bad(
+    "length",
+    "views-transform-features",
+    lambda: RandomResizedCropViews(2).fit(FLAT).transform(FLAT[:, :5]),
+    ValueError,
+    "X has 5 features",
+)
 
 # --- datasets: degradation primitives -------------------------------------
 for _radius, _kind, _exc in (

@@ -177,6 +177,21 @@ def _multiview_images():
     return clf.fit(X, y)
 
 
+def _views_flat():
+    from skcells.multiview import RandomResizedCropViews
+
+    X = pd.DataFrame(np.zeros((4, 6)), columns=[f"f{i}" for i in range(6)])
+    return RandomResizedCropViews(n_views=2).fit(X)
+
+
+def _views_clips():
+    from skcells.multiview import RandomResizedCropViews
+
+    return RandomResizedCropViews(n_views=2, clip_length=2).fit(
+        np.zeros((2, 3, 1, 8, 8))
+    )
+
+
 def _curriculum_net():
     import torch
 
@@ -254,6 +269,16 @@ ATTRIBUTE_CASES = {
         (_multiview_flat, {}),
         (
             _multiview_images,
+            {
+                "n_features_in_": "documented as 2-D input only",
+                "feature_names_in_": "documented as 2-D input only",
+            },
+        ),
+    ],
+    "skcells.multiview.RandomResizedCropViews": [
+        (_views_flat, {}),
+        (
+            _views_clips,
             {
                 "n_features_in_": "documented as 2-D input only",
                 "feature_names_in_": "documented as 2-D input only",

@@ -428,6 +428,33 @@ def test_difficulty_is_routed_and_repeated(dots):
     np.testing.assert_array_equal(clf.estimator_.difficulty_, np.repeat(d, 2))
 
 
+class _ParamsRecorder(_DifficultyClassifier):
+    """Records every fit parameter it receives."""
+
+    def fit(self, X, y, **params):
+        self.params_ = params
+        return super().fit(X, y)
+
+
+def test_sample_aligned_fit_params_are_repeated_with_the_views(dots):
+    X, y = dots
+    d = np.linspace(0, 1, 60)
+    params = {
+        "weights": list(d),
+        "groups": np.c_[d, 2 * d],
+        "tag": "not aligned",
+        "mapping": {"a": 1},
+        "scale": 2.0,
+        "short": np.arange(3),
+    }
+    clf = MultiViewClassifier(_ParamsRecorder(), output_size=6, n_train_views=3)
+    got = clf.fit(X, y, **params).estimator_.params_
+    np.testing.assert_array_equal(got["weights"], np.repeat(d, 3))
+    np.testing.assert_array_equal(got["groups"], np.repeat(params["groups"], 3, axis=0))
+    for key in ("tag", "mapping", "scale", "short"):
+        assert got[key] is params[key]
+
+
 def test_metadata_routing_maps_fit_to_fit():
     with sklearn.config_context(enable_metadata_routing=True):
         est = _DifficultyClassifier().set_fit_request(difficulty=True)

@@ -1,11 +1,13 @@
-"""Tests of the batched random resized crops (skcells.multiview._views)."""
+"""Tests of the batched random resized crops (RandomResizedCropViews)."""
 
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
-from skcells.multiview import RandomResizedCropViews
-from skcells.multiview._views import RandomViewDataset, _row_keys
+from skcells.multiview import MultiViewClassifier, RandomResizedCropViews
 
 
 @pytest.fixture(scope="module")
@@ -182,30 +184,93 @@ def test_views_of_a_sample_do_not_depend_on_the_batch(images):
     assert not np.allclose(boxes[0], boxes[1])
 
 
-def test_row_keys_separate_samples_and_large_rows():
+def test_content_keys_separate_samples_and_large_rows():
+    # the windows of a sample are a function of its content key
+    views = RandomResizedCropViews(n_views=3, random_state=0)
     X = np.zeros((3, 50_000), dtype=np.float32)
-    X[1, -1] = 1.0  # a change outside the hashed words keeps the key ...
-    X[2, 0] = 1.0  # ... one at a hashed word changes it
-    keys = _row_keys(X)
-    assert keys[0] != keys[2]
+    X[1, -1] = 1.0  # large rows are keyed on evenly spaced words ...
+    X[2, 0] = 1.0  # ... the first of which is one of them
+    keys = views.sample_windows(X).boxes
+    assert not np.array_equal(keys[0], keys[2])
     small = np.arange(12.0).reshape(4, 3)
-    assert len(set(_row_keys(small).tolist())) == 4
-    np.testing.assert_array_equal(_row_keys(small[::-1]), _row_keys(small)[::-1])
+    keys = views.sample_windows(small).boxes
+    assert len({k.tobytes() for k in keys}) == 4
+    np.testing.assert_array_equal(views.sample_windows(small[::-1]).boxes, keys[::-1])
+
+
+def test_training_views_are_a_separate_stream(images):
+    views = RandomResizedCropViews(n_views=3, output_size=6, random_state=0)
+    train = views.sample_windows(images, training=True)
+    assert not np.allclose(train.boxes, views.sample_windows(images).boxes)
+    chunks = list(views.iter_views(images, batch_size=4, training=True))
+    assert [len(c) for c in chunks] == [4, 4, 4, 4, 2]
+    again = RandomResizedCropViews(n_views=3, output_size=6, random_state=0)
+    np.testing.assert_array_equal(
+        np.concatenate(chunks),
+        np.concatenate(list(again.iter_views(images, training=True))),
+    )
+
+
+def test_iter_views_chunks_are_the_views_of_transform(clips):
+    views = RandomResizedCropViews(
+        n_views=3, output_size=4, clip_length=2, random_state=1
+    )
+    full = views.transform(clips)
+    chunks = list(views.iter_views(clips, batch_size=5))
+    assert [len(c) for c in chunks] == [5, 5, 2]
+    np.testing.assert_array_equal(np.concatenate(chunks), full.reshape(12, 2, 2, 4, 4))
+    windows = views.sample_windows(clips)
+    np.testing.assert_array_equal(windows.frames[..., 0], windows.starts)
+    np.testing.assert_array_equal(windows.frames[..., 1], windows.starts + 2)
+    assert (
+        RandomResizedCropViews(output_size=4).sample_windows(clips[:, 0]).frames is None
+    )
+
+
+def test_classifier_predicts_from_the_views_of_the_transformer():
+    # the views a fitted classifier predicts from are those of transform()
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 1, 12, 12))
+    y = np.arange(20) % 2
+    clf = MultiViewClassifier(
+        LogisticRegression(), n_views=4, output_size=5, random_state=3
+    ).fit(X, y)
+    views = RandomResizedCropViews(4, output_size=clf.output_size_, random_state=3)
+    V = views.transform(X).reshape(80, -1)
+    proba = clf.estimator_.predict_proba(V).reshape(20, 4, 2)
+    np.testing.assert_array_equal(clf.predict_views(X)[1], proba.max(axis=2))
+
+
+def test_fit_records_the_input_and_the_transformer_fits_in_a_pipeline(images):
+    views = RandomResizedCropViews(n_views=2, output_size=(6, 8), clip_length=3)
+    assert views.fit(images) is views
+    assert views.view_shape_ == (3, 6, 8) and views.output_size_ == (6, 8)
+    assert views.clip_length_ is None and not hasattr(views, "n_features_in_")
+    flat = images.reshape(6, -1).astype(float)
+    assert views.set_params(output_size=5).fit(flat).n_features_in_ == flat.shape[1]
+    with pytest.raises(ValueError, match="features"):
+        views.transform(flat[:, :10])
+    pipe = make_pipeline(
+        RandomResizedCropViews(n_views=3, output_size=8, random_state=0),
+        FunctionTransformer(lambda V: V.mean(axis=1).reshape(len(V), -1)),
+        LogisticRegression(),
+    )
+    y = np.arange(6) % 2
+    assert pipe.fit(images, y).predict(images).shape == (6,)
 
 
 # ------------------------------------------------------------- dataset
 def test_view_dataset_draws_fresh_views_on_every_access(images):
-    views = RandomResizedCropViews(n_views=1, output_size=6)
-    layout = views._layout(images.shape, (0.1, 0.2))
+    views = RandomResizedCropViews(n_views=1, output_size=6, random_state=0)
     y = np.arange(6)
-    ds = RandomViewDataset(images, y, views, layout, seed=0)
+    ds = views.training_dataset(images, y)
     first = ds.__getitems__([0, 1, 2])
     second = ds.__getitems__([0, 1, 2])
     assert len(ds) == 6
     assert first[0][0].shape == (3, 6, 6) and first[0][0].dtype == torch.float32
     assert [int(t) for _, t in first] == [0, 1, 2]
     assert not torch.allclose(first[0][0], second[0][0])
-    again = RandomViewDataset(images, y, views, layout, seed=0).__getitems__([0, 1, 2])
+    again = views.training_dataset(images, y).__getitems__([0, 1, 2])
     torch.testing.assert_close(again[1][0], first[1][0])
     x, target = ds[4]
     assert x.shape == (3, 6, 6) and int(target) == 4

@@ -1,23 +1,9 @@
 """Multi-view predictions from random resized crops (paper Appendix B, Eq. 3-5)."""
 
-from ._aggregate import (
-    aggregate_mean,
-    aggregate_mode,
-    aggregate_weighted,
-    view_agreement,
-    view_predictions,
-    vote_entropy,
-)
+from . import _aggregate
+from ._aggregate import *  # noqa: F403 (the aggregation functions of its __all__)
 from ._classifier import MultiViewClassifier
 from ._views import RandomResizedCropViews
 
-__all__ = [
-    "MultiViewClassifier",
-    "RandomResizedCropViews",
-    "aggregate_mean",
-    "aggregate_mode",
-    "aggregate_weighted",
-    "view_agreement",
-    "view_predictions",
-    "vote_entropy",
-]
+__all__ = ["MultiViewClassifier", "RandomResizedCropViews"]
+__all__ += _aggregate.__all__

@@ -12,9 +12,10 @@ matrices, i.e. in favour of the class with the smallest code, which is the
 class that comes first in ``classes_`` (the rule of :func:`scipy.stats.mode`).
 """
 
-import numbers
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = [
     "aggregate_mean",
@@ -26,38 +27,33 @@ __all__ = [
 ]
 
 
-def _check_n_classes(n_classes):
-    if (
-        not isinstance(n_classes, numbers.Integral)
-        or isinstance(n_classes, bool)
-        or n_classes < 1
-    ):
-        raise ValueError(f"n_classes must be an integer >= 1, got {n_classes!r}.")
-    return int(n_classes)
+# Parameter constraints of the functions that take ``n_classes``.
+_N_CLASSES = {"n_classes": [Interval(Integral, 1, None, closed="left")]}
 
 
-def _check_view_labels(view_labels, n_classes, name="view_labels"):
+def _check_view_labels(view_labels, n_classes):
+    """``view_labels`` as a 2-D intp array of class codes in [0, n_classes)."""
     labels = np.asarray(view_labels)
     if labels.ndim != 2:
         raise ValueError(
-            f"{name} must be a 2-D array of shape (n_samples, n_views), got an "
+            f"view_labels must be a 2-D array of shape (n_samples, n_views), got an "
             f"array of shape {labels.shape}."
         )
     if labels.shape[1] < 1:
         raise ValueError(
-            f"{name} must hold at least one view, got shape {labels.shape}."
+            f"view_labels must hold at least one view, got shape {labels.shape}."
         )
     if labels.size and not np.issubdtype(labels.dtype, np.integer):
         if not np.issubdtype(labels.dtype, np.floating) or not np.all(
             labels == np.round(labels)
         ):
             raise TypeError(
-                f"{name} must hold integer class codes, got dtype {labels.dtype}."
+                f"view_labels must hold integer class codes, got dtype {labels.dtype}."
             )
     labels = labels.astype(np.intp, copy=False)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
-            f"{name} must hold class codes in [0, {n_classes - 1}] "
+            f"view_labels must hold class codes in [0, {n_classes - 1}] "
             f"(n_classes={n_classes}), got values in "
             f"[{labels.min()}, {labels.max()}]."
         )
@@ -77,6 +73,20 @@ def _as_finite_float(x, name, accepted):
     return arr
 
 
+def _check_view_proba(view_proba):
+    """``view_proba`` as a float array (n_samples, n_views >= 1, n_classes >= 1)."""
+    proba = _as_finite_float(
+        view_proba, "view_proba", "an array of shape (n_samples, n_views, n_classes)"
+    )
+    if proba.ndim != 3 or min(proba.shape[1:]) < 1:
+        raise ValueError(
+            "view_proba must be a 3-D array of shape (n_samples, n_views, "
+            "n_classes) with n_views >= 1 and n_classes >= 1, got an array of "
+            f"shape {proba.shape}."
+        )
+    return proba
+
+
 def _bincount_rows(labels, n_classes, weights=None):
     """Per-row bin counts of ``labels`` (n, m) -> (n, n_classes)."""
     n = labels.shape[0]
@@ -84,6 +94,11 @@ def _bincount_rows(labels, n_classes, weights=None):
     w = None if weights is None else np.asarray(weights, dtype=float).ravel()
     counts = np.bincount(flat, weights=w, minlength=n * n_classes)
     return counts.reshape(n, n_classes).astype(float, copy=False)
+
+
+def _vote_fractions(labels, n_classes):
+    """Fraction of the views of each row that voted for each class."""
+    return _bincount_rows(labels, n_classes) / labels.shape[1]
 
 
 def view_predictions(view_proba):
@@ -114,25 +129,15 @@ def view_predictions(view_proba):
     >>> conf
     array([[0.8, 0.6]])
     """
-    proba = _as_finite_float(
-        view_proba, "view_proba", "an array of shape (n_samples, n_views, n_classes)"
-    )
-    if proba.ndim != 3:
-        raise ValueError(
-            "view_proba must be a 3-D array of shape (n_samples, n_views, "
-            f"n_classes), got an array of shape {proba.shape}."
-        )
-    if proba.shape[2] < 1:
-        raise ValueError(
-            f"view_proba must hold at least one class, got shape {proba.shape}."
-        )
+    proba = _check_view_proba(view_proba)
     labels = np.argmax(proba, axis=2)
     confidences = np.take_along_axis(proba, labels[..., None], axis=2)[..., 0]
     return labels, confidences
 
 
+@validate_params(_N_CLASSES, prefer_skip_nested_validation=True)
 def aggregate_mode(view_labels, n_classes):
-    """Vote fractions of the per-view labels (multi-view mode, MVM, Eq. 4).
+    """Vote fractions of the per-view labels (``"mode"``: the paper's MVM, Eq. 4).
 
     The prediction ``mode_j y(i, j)`` is ``argmax`` of the returned row; ties
     go to the class with the smallest code.
@@ -156,13 +161,12 @@ def aggregate_mode(view_labels, n_classes):
     array([[0.33333333, 0.66666667, 0.        ],
            [0.33333333, 0.        , 0.66666667]])
     """
-    n_classes = _check_n_classes(n_classes)
-    labels = _check_view_labels(view_labels, n_classes)
-    return _bincount_rows(labels, n_classes) / labels.shape[1]
+    return _vote_fractions(_check_view_labels(view_labels, n_classes), n_classes)
 
 
+@validate_params(_N_CLASSES, prefer_skip_nested_validation=True)
 def aggregate_weighted(view_labels, confidences, n_classes):
-    """Confidence-weighted bin count of the per-view labels (MVWCo-S, Eq. 5).
+    """Confidence-weighted vote count of the views (``"weighted"``: MVWCo-S, Eq. 5).
 
     ``z_k(i) = sum_j c(i, j) [y(i, j) = k]``, normalised to sum to 1 per
     sample; the prediction is ``argmax_k z_k(i)`` (ties to the smallest
@@ -185,8 +189,8 @@ def aggregate_weighted(view_labels, confidences, n_classes):
 
     Examples
     --------
-    Two confident views outweigh three hesitant ones, so MVWCo-S and MVM
-    disagree here:
+    Two confident views outweigh three hesitant ones, so the weighted vote
+    (MVWCo-S) and the mode (MVM) disagree here:
 
     >>> from skcells.multiview import aggregate_mode, aggregate_weighted
     >>> labels = [[0, 0, 0, 1, 1]]
@@ -196,7 +200,6 @@ def aggregate_weighted(view_labels, confidences, n_classes):
     >>> aggregate_weighted(labels, conf, 2).round(3)
     array([[0.431, 0.569]])
     """
-    n_classes = _check_n_classes(n_classes)
     labels = _check_view_labels(view_labels, n_classes)
     conf = _as_finite_float(
         confidences, "confidences", "an array of shape (n_samples, n_views)"
@@ -206,11 +209,11 @@ def aggregate_weighted(view_labels, confidences, n_classes):
             f"confidences must have the shape of view_labels {labels.shape}, got "
             f"{conf.shape}."
         )
-    if not np.all(np.isfinite(conf)) or np.any(conf < 0):
+    if np.any(conf < 0):
         raise ValueError("confidences must be finite and >= 0.")
     z = _bincount_rows(labels, n_classes, weights=conf)
     total = z.sum(axis=1, keepdims=True)
-    votes = _bincount_rows(labels, n_classes) / labels.shape[1]
+    votes = _vote_fractions(labels, n_classes)
     return np.divide(z, total, out=votes, where=total > 0)
 
 
@@ -233,15 +236,7 @@ def aggregate_mean(view_proba):
     >>> aggregate_mean([[[0.2, 0.8], [0.6, 0.4]]])
     array([[0.4, 0.6]])
     """
-    proba = _as_finite_float(
-        view_proba, "view_proba", "an array of shape (n_samples, n_views, n_classes)"
-    )
-    if proba.ndim != 3 or proba.shape[1] < 1:
-        raise ValueError(
-            "view_proba must be a 3-D array of shape (n_samples, n_views, "
-            f"n_classes) with n_views >= 1, got an array of shape {proba.shape}."
-        )
-    return proba.mean(axis=1)
+    return _check_view_proba(view_proba).mean(axis=1)
 
 
 def view_agreement(view_labels, prediction):
@@ -283,6 +278,9 @@ def view_agreement(view_labels, prediction):
     return (labels == pred[:, None]).mean(axis=1)
 
 
+@validate_params(
+    {**_N_CLASSES, "normalize": ["boolean"]}, prefer_skip_nested_validation=True
+)
 def vote_entropy(view_labels, n_classes, *, normalize=False):
     """Entropy of the distribution of the views' votes, per sample.
 
@@ -293,9 +291,9 @@ def vote_entropy(view_labels, n_classes, *, normalize=False):
     Parameters
     ----------
     view_labels : array-like of int of shape (n_samples, n_views)
-        Class code of every view, in ``[0, n_classes)``.
+        Votes: the class code of every view, in ``[0, n_classes)``.
     n_classes : int
-        Number of classes.
+        Number of classes a view can vote for.
     normalize : bool, default=False
         Divide by ``log(min(n_classes, n_views))``, the largest reachable
         entropy, so that the values lie in ``[0, 1]`` (all zero when that
@@ -314,11 +312,8 @@ def vote_entropy(view_labels, n_classes, *, normalize=False):
     >>> vote_entropy([[0, 0, 1, 1]], n_classes=2, normalize=True)
     array([1.])
     """
-    n_classes = _check_n_classes(n_classes)
-    if not isinstance(normalize, bool | np.bool_):
-        raise TypeError(f"normalize must be a bool, got {normalize!r}.")
     labels = _check_view_labels(view_labels, n_classes)
-    votes = _bincount_rows(labels, n_classes) / labels.shape[1]
+    votes = _vote_fractions(labels, n_classes)
     logs = np.log(votes, out=np.zeros_like(votes), where=votes > 0)
     entropy = -(votes * logs).sum(axis=1)
     entropy = np.maximum(entropy, 0.0)  # -0.0 -> 0.0

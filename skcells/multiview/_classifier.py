@@ -1,7 +1,7 @@
 """Multi-view classifier: predict from many random crops (paper Eq. 3-5)."""
 
 import logging
-import numbers
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import Bunch, get_tags
+from sklearn.utils import Bunch, _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -39,80 +39,56 @@ from ._aggregate import (
     view_predictions,
     vote_entropy,
 )
-from ._views import (
-    TRAIN_STREAM,
-    RandomResizedCropViews,
-    RandomViewDataset,
-    check_crop_ratio,
-    check_crop_scale,
-    check_views_input,
-    draw_salt,
-)
+from ._views import RandomResizedCropViews, _check_views_input
 
 __all__ = ["MultiViewClassifier"]
 
 logger = logging.getLogger(__name__)
 
-_ACCEPTED_NDIM = (
-    "2-D (n_samples, n_features), 4-D images (n_samples, n_channels, height, "
-    "width) or 5-D clips (n_samples, n_frames, n_channels, height, width)"
-)
-
-
-def _unwrap(estimator):
-    return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
-
 
 def _is_torch_net(estimator):
     """Whether views go to ``estimator`` as float32 tensors (skorch nets)."""
-    return isinstance(_unwrap(estimator), NeuralNet)
-
-
-def _estimator_has(attr):
-    """Check the fitted ``estimator_`` if there is one, else ``estimator``."""
-
-    def check(self):
-        est = getattr(self, "estimator_", self.estimator)
-        return hasattr(est, attr)
-
-    return check
+    if isinstance(estimator, FrozenEstimator):
+        estimator = estimator.estimator
+    return isinstance(estimator, NeuralNet)
 
 
 def _can_predict_proba(self):
-    if self.aggregation == "mode":
-        return True
-    return _estimator_has("predict_proba")(self)
+    """Votes need no probabilities; the other aggregations use the estimator's."""
+    estimator = getattr(self, "estimator_", self.estimator)
+    return self.aggregation == "mode" or hasattr(estimator, "predict_proba")
 
 
-def _repeat_sample_aligned(params, n_samples, repeats):
-    """Repeat every sample-aligned parameter ``repeats`` times, sample-major."""
-    if repeats == 1:
-        return dict(params)
-    out = {}
-    for key, value in params.items():
-        if (
-            value is not None
-            and not isinstance(value, (str, bytes, dict))
-            and hasattr(value, "__len__")
-        ):
-            arr = np.asarray(value)
-            if arr.ndim >= 1 and arr.shape[0] == n_samples:
-                out[key] = np.repeat(arr, repeats, axis=0)
-                continue
-        out[key] = value
-    return out
+def _index_sample_aligned(params, n_samples, index):
+    """Index every sample-aligned fit parameter with ``index``, the rest as is.
+
+    A parameter is sample-aligned when it is array-like with one entry per
+    sample, the rule by which scikit-learn's cross-validation slices fit
+    parameters (in its private ``_check_method_params``); such values are
+    indexed with :func:`sklearn.utils._safe_indexing`.
+    """
+    return {
+        key: _safe_indexing(value, index)
+        if np.shape(value)[:1] == (n_samples,)
+        else value
+        for key, value in params.items()
+    }
 
 
 class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """Classify from many random resized crops of each input (MVM, MVWCo-S).
+    """Classify from many random resized crops of each input (paper Eq. 3-5).
 
     ``fit`` clones ``estimator`` and trains it on random resized crops of the
     training data; prediction cuts ``n_views`` random views of every input
     (:class:`RandomResizedCropViews`), lets the estimator predict each view
     (paper Eq. 3: label ``y(i, j) = argmax_k h_k`` and confidence ``c(i, j)
-    = max_k h_k``) and aggregates the views of a sample by their mode (MVM,
-    Eq. 4), their confidence-weighted bin count (MVWCo-S, Eq. 5) or the mean
-    of their probabilities (classic test-time augmentation).
+    = max_k h_k``) and aggregates the views of a sample as ``aggregation``
+    says: ``"mode"`` is the paper's MVM (Eq. 4), ``"weighted"`` its MVWCo-S
+    (Eq. 5), ``"mean"`` the mean of the probabilities (classic test-time
+    augmentation).  The views' geometry is that of
+    ``RandomResizedCropViews(n_views, crop_scale=..., crop_ratio=...,
+    output_size=output_size_, clip_length=clip_length_,
+    random_state=random_state).sample_windows(X)``.
 
     Training depends on the kind of estimator:
 
@@ -159,10 +135,10 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     clip_length : int or None, default=None
         Consecutive frames per clip view (paper: 9); None takes every frame.
     aggregation : {"mode", "weighted", "mean"}, default="mode"
-        ``"mode"``: most frequent view label (MVM, Eq. 4), ties go to the
-        class that comes first in ``classes_``; ``"weighted"``: largest
-        cumulative confidence (MVWCo-S, Eq. 5), same tie rule; ``"mean"``:
-        largest mean probability.
+        ``"mode"``: most frequent view label (the paper's MVM, Eq. 4), ties
+        go to the class that comes first in ``classes_``; ``"weighted"``:
+        largest cumulative confidence (the paper's MVWCo-S, Eq. 5), same tie
+        rule; ``"mean"``: largest mean probability.
     n_train_views : int, default=1
         Views per training sample drawn once for non-skorch estimators.
     batch_size : int or None, default=None
@@ -218,21 +194,14 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     (2, 2)
     """
 
+    # The view parameters are those of RandomResizedCropViews, which checks
+    # the crop ranges and output_size against the input.
     _parameter_constraints = {
+        **RandomResizedCropViews._parameter_constraints,
         "estimator": [HasMethods(["fit", "predict"])],
-        "n_views": [Interval(numbers.Integral, 1, None, closed="left")],
-        "crop_scale": ["array-like"],
-        "crop_ratio": ["array-like"],
-        "output_size": [
-            None,
-            Interval(numbers.Integral, 1, None, closed="left"),
-            "array-like",
-        ],
-        "clip_length": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "aggregation": [StrOptions({"mode", "weighted", "mean"})],
-        "n_train_views": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [None, Interval(numbers.Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
+        "n_train_views": RandomResizedCropViews._parameter_constraints["n_views"],
+        "batch_size": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -263,35 +232,27 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------------- input
     def _validate_input(self, X, y=None, *, reset):
         """Validate X (and y at fit); 2-D input goes through validate_data."""
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
         shape = getattr(X, "shape", None)
         ndim = len(shape) if shape is not None else np.asarray(X).ndim
         if reset:
-            if ndim not in (2, 4, 5):
-                raise ValueError(
-                    f"X must be {_ACCEPTED_NDIM}; got a {ndim}-D input"
-                    + (f" of shape {tuple(shape)}." if shape is not None else ".")
-                )
             if y is None:
                 raise ValueError(
                     f"{type(self).__name__} requires y to be passed, but the "
                     "target y is None."
                 )
             if ndim == 2:
-                if isinstance(X, torch.Tensor):
-                    X = X.detach().cpu().numpy()
                 X, y = validate_data(self, X, y, dtype="numeric")
-            else:
-                X = check_views_input(X)
+            else:  # raises for inputs that are not 2-D, 4-D or 5-D
+                X = _check_views_input(X)
                 y = column_or_1d(y, warn=True)
                 check_consistent_length(X, y)
                 for attr in ("n_features_in_", "feature_names_in_"):
-                    if hasattr(self, attr):
-                        delattr(self, attr)
+                    self.__dict__.pop(attr, None)
             self.input_ndim_ = X.ndim
             return X, y
         if self.input_ndim_ == 2:
-            if isinstance(X, torch.Tensor):
-                X = X.detach().cpu().numpy()
             return validate_data(self, X, reset=False, dtype="numeric")
         if ndim != self.input_ndim_:
             raise ValueError(
@@ -300,7 +261,7 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"{ndim}-D input"
                 + (f" of shape {tuple(shape)}." if shape is not None else ".")
             )
-        X = check_views_input(X)
+        X = _check_views_input(X)
         channel_axis = 0 if self.input_ndim_ == 4 else 1
         if X.shape[1 + channel_axis] != self._input_shape[channel_axis]:
             raise ValueError(
@@ -310,18 +271,15 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return X
 
-    def _check_predict_params(self):
-        """Validate the (possibly changed) parameters; return crop ranges."""
-        self._validate_params()
-        return check_crop_scale(self.crop_scale), check_crop_ratio(self.crop_ratio)
-
-    def _views(self, *, n_views, output_size, clip_length):
+    def _views(self, n_views, output_size, clip_length):
+        """The views of the classifier's crop parameters and random_state."""
         return RandomResizedCropViews(
-            n_views=n_views,
+            n_views,
             crop_scale=self.crop_scale,
             crop_ratio=self.crop_ratio,
             output_size=output_size,
             clip_length=clip_length,
+            random_state=self.random_state,
         )
 
     # ------------------------------------------------------------------ fit
@@ -350,32 +308,20 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         self : MultiViewClassifier
             The fitted classifier.
         """
-        crop_scale, crop_ratio = self._check_predict_params()
         if get_config().get("enable_metadata_routing", False):
             params = dict(process_routing(self, "fit", **fit_params).estimator.fit)
         else:
             params = dict(fit_params)
         X, y = self._validate_input(X, y, reset=True)
         self._input_shape = tuple(X.shape[1:])
-        n_samples = X.shape[0]
+        views = self._views(self.n_train_views, self.output_size, self.clip_length)
+        views.fit(X)
+        self.output_size_ = views.output_size_
+        self.clip_length_ = views.clip_length_
+        self.view_shape_ = views.view_shape_
 
         estimator = clone(self.estimator)
-        frozen = isinstance(estimator, FrozenEstimator)
-        torch_net = _is_torch_net(estimator)
-        if not frozen:
-            check_classification_targets(y)
-
-        layout = self._views(
-            n_views=self.n_train_views,
-            output_size=self.output_size,
-            clip_length=self.clip_length,
-        )._layout(X.shape, crop_scale)
-        self.output_size_ = layout.out_size
-        self.clip_length_ = layout.clip_length
-        self.view_shape_ = tuple(layout.view_shape)
-
-        salt = draw_salt(self.random_state) ^ TRAIN_STREAM
-        if frozen:
+        if isinstance(estimator, FrozenEstimator):
             if not hasattr(estimator, "classes_"):
                 raise ValueError(
                     f"The frozen estimator {estimator.estimator!r} has no "
@@ -384,6 +330,7 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             self.classes_ = np.asarray(estimator.classes_)
             logger.info("Using the frozen estimator as is; it is not refitted.")
         else:
+            check_classification_targets(y)
             self.classes_, y_codes = np.unique(y, return_inverse=True)
             if self.classes_.shape[0] < 2:
                 # A net fitted on one class still has an output per module
@@ -392,55 +339,19 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
                     f"y must hold at least 2 classes to fit {type(self).__name__}, "
                     f"got 1 class: {self.classes_[0]!r}."
                 )
-            if torch_net:
-                dataset = RandomViewDataset(
-                    X,
-                    y_codes.astype(np.int64),
-                    self._views(
-                        n_views=1,
-                        output_size=self.output_size_,
-                        clip_length=self.clip_length_,
-                    ),
-                    layout,
-                    seed=salt,
-                )
-                estimator.fit(dataset, y_codes.astype(np.int64), **params)
+            y_codes = y_codes.astype(np.int64)
+            if _is_torch_net(estimator):
+                estimator.fit(views.training_dataset(X, y_codes), y_codes, **params)
             else:
-                views = self._views(
-                    n_views=self.n_train_views,
-                    output_size=self.output_size_,
-                    clip_length=self.clip_length_,
-                )
-                chunks = views._iter_chunks(
-                    X,
-                    layout,
-                    salt=salt,
-                    batch_size=self.batch_size,
-                    crop_scale=crop_scale,
-                    crop_ratio=crop_ratio,
-                )
-                Xv = np.concatenate([self._to_estimator(c, False) for c in chunks])
-                repeats = int(self.n_train_views)
-                estimator.fit(
-                    Xv,
-                    np.repeat(y, repeats, axis=0),
-                    **_repeat_sample_aligned(params, n_samples, repeats),
-                )
+                chunks = views.iter_views(X, batch_size=self.batch_size, training=True)
+                Xv = np.concatenate([c.reshape(c.shape[0], -1) for c in chunks])
+                index = np.repeat(np.arange(X.shape[0]), self.n_train_views)
+                params = _index_sample_aligned(params, X.shape[0], index)
+                estimator.fit(Xv, y[index], **params)
         self.estimator_ = estimator
         return self
 
     # ------------------------------------------------------------- predict
-    @staticmethod
-    def _to_estimator(chunk, torch_net):
-        """Views as the estimator wants them: tensors or flat 2-D arrays."""
-        if torch_net:
-            if not isinstance(chunk, torch.Tensor):
-                chunk = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))
-            return chunk
-        if isinstance(chunk, torch.Tensor):
-            chunk = chunk.numpy()
-        return chunk.reshape(chunk.shape[0], -1)
-
     def _column_map(self, torch_net):
         """Column of ``classes_`` for each column of the estimator's output."""
         n_classes = len(self.classes_)
@@ -464,10 +375,9 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
     def _view_outputs(self, X):
         """Per-view class codes, confidences and probabilities (or None)."""
         check_is_fitted(self)
-        crop_scale, crop_ratio = self._check_predict_params()
+        self._validate_params()
         X = self._validate_input(X, reset=False)
-        n_samples, n_views = X.shape[0], int(self.n_views)
-        n_classes = len(self.classes_)
+        n_samples, n_classes = X.shape[0], len(self.classes_)
         torch_net = _is_torch_net(self.estimator_)
         has_proba = hasattr(self.estimator_, "predict_proba")
         if not has_proba and self.aggregation != "mode":
@@ -476,24 +386,15 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
                 f"predict_proba; {type(self.estimator_).__name__} has none. Use "
                 "aggregation='mode'."
             )
-        views = self._views(
-            n_views=n_views,
-            output_size=self.output_size_,
-            clip_length=self.clip_length_,
-        )
-        layout = views._layout(X.shape, crop_scale)
         cols = self._column_map(torch_net)
-        chunks = views._iter_chunks(
-            X,
-            layout,
-            salt=draw_salt(self.random_state),
-            batch_size=self.batch_size,
-            crop_scale=crop_scale,
-            crop_ratio=crop_ratio,
-        )
+        views = self._views(self.n_views, self.output_size_, self.clip_length_)
+        chunks = views.iter_views(X, batch_size=self.batch_size)
         outputs = []
         for chunk in chunks:
-            Xc = self._to_estimator(chunk, torch_net)
+            if torch_net:
+                Xc = torch.as_tensor(chunk, dtype=torch.float32)
+            else:
+                Xc = chunk.reshape(chunk.shape[0], -1)
             if has_proba:
                 proba = np.asarray(self.estimator_.predict_proba(Xc), dtype=float)
                 if cols is not None:
@@ -511,10 +412,10 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
                 pred = np.asarray(self.estimator_.predict(Xc))
                 outputs.append(np.searchsorted(self.classes_, pred))
         if has_proba:
-            proba = np.concatenate(outputs).reshape(n_samples, n_views, n_classes)
+            proba = np.concatenate(outputs).reshape(n_samples, -1, n_classes)
             labels, confidences = view_predictions(proba)
             return labels, confidences, proba
-        labels = np.concatenate(outputs).reshape(n_samples, n_views)
+        labels = np.concatenate(outputs).reshape(n_samples, -1)
         return labels, np.ones(labels.shape), None
 
     def _aggregate(self, labels, confidences, proba):
@@ -531,7 +432,8 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
-            Inputs shaped like the training input.
+            Inputs shaped like the training input; ``n_views`` views of each
+            are predicted.
 
         Returns
         -------
@@ -552,7 +454,8 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
-            Inputs shaped like the training input.
+            Inputs shaped like the training input; images and clips may have
+            another height, width or number of frames if a view fits in them.
 
         Returns
         -------
@@ -569,7 +472,8 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         Parameters
         ----------
         X : array-like of shape (n_samples, ...)
-            Inputs shaped like the training input.
+            Inputs shaped like the training input (same number of features for
+            2-D input).
 
         Returns
         -------
@@ -635,7 +539,7 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         # features cannot reach a high training accuracy.  Whole views
         # (crop_scale=(1, 1)) predict as well as the estimator.
         try:
-            partial_views = check_crop_scale(self.crop_scale)[0] < 1
+            partial_views = bool(np.min(self.crop_scale) < 1)
         except (TypeError, ValueError):
             partial_views = True
         try:
