@@ -415,7 +415,7 @@ def sprite_profiles(size, rbc_radius, wbc_radius, nucleus_ratio):
     Examples
     --------
     >>> from skcells.datasets import sprite_profiles
-    >>> rbc, cytoplasm, nucleus = sprite_profiles(64, 0.05, 0.1, 0.5)
+    >>> rbc, cytoplasm, nucleus = sprite_profiles(64, 0.025, 0.035, 0.5)
     >>> bool(cytoplasm.sum() > rbc.sum() > nucleus.sum() > 0)
     True
     """
