@@ -173,9 +173,9 @@ def stage_costs(repeat=15):
     """Part 1b: best-of-``repeat`` CPU time of each stage, a load-robust estimate."""
     import scipy.fft
 
+    from skcells.datasets import GenerationParams
     from skcells.datasets import _render as R
     from skcells.datasets._degrade import degrade
-    from skcells.datasets import GenerationParams
 
     def best(f):
         f()
