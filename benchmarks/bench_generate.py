@@ -173,9 +173,9 @@ def stage_costs(repeat=15):
     """Part 1b: best-of-``repeat`` CPU time of each stage, a load-robust estimate."""
     import scipy.fft
 
+    from skcells.datasets import GenerationParams
     from skcells.datasets import _render as R
     from skcells.datasets._degrade import degrade
-    from skcells.datasets._synthetic import PAPER_CONDITION_PROBA
 
     def best(f):
         f()
@@ -192,9 +192,9 @@ def stage_costs(repeat=15):
         0.025,
         0.035,
         0.5,
-        R.DEFAULT_RBC_ABSORBANCE,
-        R.DEFAULT_WBC_ABSORBANCE,
-        R.DEFAULT_NUCLEUS_ABSORBANCE,
+        GenerationParams.rbc_absorbance,
+        GenerationParams.wbc_absorbance,
+        GenerationParams.nucleus_absorbance,
     )
     kernels = R._sprite_kernels(appearance)
     positions, cell_type = R._all_positions(
@@ -223,7 +223,7 @@ def stage_costs(repeat=15):
             lambda: degrade(clean[None], blur=0, noise=0.1, random_state=rs)
         ),
     }
-    p_clear, p_blur, p_noisy, p_both = PAPER_CONDITION_PROBA
+    p_clear, p_blur, p_noisy, p_both = GenerationParams.condition_proba
     blocks = PAPER_FRAMES // R.FRAME_BLOCK
     draw = cost["motion (per video)"] + blocks * (
         cost["splat"] + cost["FFT convolution + exp"]

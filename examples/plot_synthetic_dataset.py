@@ -119,7 +119,7 @@ summary.round(3)
 # The difficulty of each video is paper Eq. 2, ``d = alpha * b + beta * l``
 # with ``alpha = beta = 0.5``: ``b`` is the blur radius divided by 10 and
 # ``l`` grows as the count nears the class boundary (see
-# :func:`~skcells.curriculum.difficulty_score`).  Blurred videos are harder
+# :func:`~skcells.datasets.difficulty_score`).  Blurred videos are harder
 # on average; within a condition, the spread comes from the count term.
 full = SyntheticBloodVideos(1150, random_state=0)
 meta = full.metadata

@@ -37,9 +37,11 @@ from skcells.curriculum import (
     scale_difficulty,
 )
 from skcells.datasets import (
+    GenerationParams,
     SyntheticBloodVideos,
     add_noise,
     box_blur,
+    cell_positions,
     degrade,
     estimate_blur,
     fetch_bccd,
@@ -49,6 +51,8 @@ from skcells.datasets import (
     plot_sample_frames,
     render_video,
     save_video_gif,
+    splat_cells,
+    sprite_profiles,
     summarize_conditions,
 )
 from skcells.models import (
@@ -1187,6 +1191,43 @@ for _kw, _kind, _exc, _name in (
 
     bad(_kind, f"render_video-{_name}", _render, _exc, _name)
 
+bad(
+    "range",
+    "cell_positions",
+    lambda: cell_positions(-1, 2, 8, 1.0),
+    ValueError,
+    "n_cells",
+)
+bad("nan", "cell_positions", lambda: cell_positions(2, 2, 8, NAN), ValueError, "step")
+bad(
+    "ndim",
+    "splat_cells",
+    lambda: splat_cells(np.zeros((2, 2)), [0, 1], 8),
+    ValueError,
+    "positions",
+)
+bad(
+    "length",
+    "splat_cells",
+    lambda: splat_cells(np.zeros((1, 2, 2)), [0], 8),
+    ValueError,
+    "cell_type",
+)
+bad(
+    "range",
+    "sprite_profiles",
+    lambda: sprite_profiles(16, 0.7, 0.1, 0.5),
+    ValueError,
+    "rbc_radius",
+)
+bad(
+    "option",
+    "GenerationParams",
+    lambda: GenerationParams(target="x"),
+    ValueError,
+    "target",
+)
+bad("type", "GenerationParams", lambda: GenerationParams(size="8"), TypeError, "size")
 bad("type", "get_data_home", lambda: get_data_home(5), TypeError, "data_home")
 bad("empty", "get_data_home", lambda: get_data_home(""), ValueError, "data_home")
 bad(

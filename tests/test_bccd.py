@@ -832,7 +832,7 @@ def test_estimate_blur_feeds_difficulty_score():
             np.zeros((1, 16, 16)),
             {"max_lag": 2.5},
             TypeError,
-            "max_lag must be an integer",
+            "max_lag must be an int",
         ),
     ],
 )

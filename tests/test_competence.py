@@ -57,14 +57,18 @@ def test_competence_properties(T, c0, p):
 @pytest.mark.parametrize(
     ("kwargs", "error", "name"),
     [
-        ({"T": 0}, ValueError, "T must be > 0"),
-        ({"T": -1}, ValueError, "T must be > 0"),
-        ({"T": np.inf}, ValueError, "T must be finite"),
-        ({"T": "5"}, TypeError, "T must be a real number"),
-        ({"T": 5, "c0": 0}, ValueError, "c0 must be > 0"),
-        ({"T": 5, "c0": 1.01}, ValueError, "c0 must be <= 1"),
-        ({"T": 5, "p": 0.9}, ValueError, "p must be >= 1"),
-        ({"T": 5, "p": True}, TypeError, "p must be a real number"),
+        ({"T": 0}, ValueError, "T must be a finite real number > 0"),
+        ({"T": -1}, ValueError, "T must be a finite real number > 0"),
+        ({"T": np.inf}, ValueError, "T must be a finite real number"),
+        ({"T": "5"}, TypeError, "T must be a finite real number"),
+        ({"T": 5, "c0": 0}, ValueError, r"c0 must be a finite real number in \(0, 1\]"),
+        (
+            {"T": 5, "c0": 1.01},
+            ValueError,
+            r"c0 must be a finite real number in \(0, 1\]",
+        ),
+        ({"T": 5, "p": 0.9}, ValueError, "p must be a finite real number >= 1"),
+        ({"T": 5, "p": True}, TypeError, "p must be a finite real number"),
     ],
 )
 def test_competence_bad_parameters(kwargs, error, name):
@@ -124,13 +128,25 @@ def test_difficulty_in_unit_interval(pairs, alpha):
 @pytest.mark.parametrize(
     ("kwargs", "error", "name"),
     [
-        ({"alpha": 1.5}, ValueError, "alpha must be <= 1"),
-        ({"alpha": -0.1}, ValueError, "alpha must be >= 0"),
-        ({"alpha": 0.5, "beta": 1.2}, ValueError, "beta must be <= 1"),
+        ({"alpha": 1.5}, ValueError, r"alpha must be a finite real number in \[0, 1\]"),
+        (
+            {"alpha": -0.1},
+            ValueError,
+            r"alpha must be a finite real number in \[0, 1\]",
+        ),
+        (
+            {"alpha": 0.5, "beta": 1.2},
+            ValueError,
+            r"beta must be a finite real number in \[0, 1\]",
+        ),
         ({"alpha": 0.5, "beta": 0.4}, ValueError, "alpha \\+ beta must equal 1"),
         ({"distance_rule": "inverse"}, ValueError, "distance_rule"),
-        ({"max_blur": 0}, ValueError, "max_blur must be > 0"),
-        ({"distance_scale": 0}, ValueError, "distance_scale must be > 0"),
+        ({"max_blur": 0}, ValueError, "max_blur must be a finite real number > 0"),
+        (
+            {"distance_scale": 0},
+            ValueError,
+            "distance_scale must be a finite real number > 0",
+        ),
     ],
 )
 def test_difficulty_bad_parameters(kwargs, error, name):
@@ -209,3 +225,11 @@ def test_minmax_and_none_scaling():
 def test_scaling_bad_input(values, method, error, name):
     with pytest.raises(error, match=name):
         scale_difficulty(values, method)
+
+
+def test_difficulty_score_is_the_datasets_one():
+    # The difficulty is a property of the data: one implementation, in
+    # skcells.datasets, re-exported here.
+    from skcells import datasets
+
+    assert difficulty_score is datasets.difficulty_score

@@ -215,6 +215,12 @@ def _synthetic_videos():
     return SyntheticBloodVideos(4, n_frames=2, size=16, random_state=0)
 
 
+def _generation_params():
+    from skcells.datasets import GenerationParams
+
+    return GenerationParams()
+
+
 def _cnn9():
     from skcells.models import CNN9
 
@@ -287,6 +293,7 @@ ATTRIBUTE_CASES = {
     ],
     "skcells.curriculum.CurriculumNeuralNetClassifier": [(_curriculum_net, {})],
     "skcells.datasets.SyntheticBloodVideos": [(_synthetic_videos, {})],
+    "skcells.datasets.GenerationParams": [(_generation_params, {})],
     "skcells.models.CNN9": [(_cnn9, {})],
     "skcells.models.X3D": [(_x3d, {})],
     "skcells.experiments.RunSpec": [(_run_spec, {})],

@@ -1,16 +1,17 @@
 import numpy as np
 import pytest
 
-from skcells.datasets import render_video
-from skcells.datasets._render import (
-    FRAME_BLOCK,
-    _splat,
+from skcells.datasets import (
     cell_positions,
+    high_frequency_energy,
+    render_video,
+    splat_cells,
     sprite_profiles,
 )
-from skcells.datasets._summary import high_frequency_energy
 
 SMALL = dict(n_frames=16, size=32)
+# Frames are rendered in blocks of 10, each with its own noise stream.
+FRAME_BLOCK = 10
 
 
 def _render(rbc=5000, wbc=200, **kw):
@@ -64,7 +65,7 @@ def test_splat_conserves_every_cell():
     rng = np.random.default_rng(0)
     pos = rng.uniform(-40, 80, size=(3, 20, 2)).astype(np.float32)
     cell_type = np.repeat([0, 1], [15, 5])
-    grid = _splat(pos, cell_type, 16)
+    grid = splat_cells(pos, cell_type, 16)
     assert grid.shape == (2, 3, 16, 16)
     np.testing.assert_allclose(grid.sum(axis=(2, 3)), [[15] * 3, [5] * 3], rtol=1e-5)
 

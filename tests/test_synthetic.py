@@ -1,3 +1,5 @@
+import dataclasses
+import inspect
 import os
 from collections.abc import Sequence
 
@@ -7,13 +9,16 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from skcells.curriculum import difficulty_score
+from skcells.cli import build_parser
 from skcells.datasets import (
+    GenerationParams,
     SyntheticBloodVideos,
     _synthetic,
+    difficulty_score,
     fetch_synthetic_blood_videos,
     high_frequency_energy,
     plot_sample_frames,
+    render_video,
     save_video_gif,
     summarize_conditions,
 )
@@ -390,3 +395,70 @@ def test_parallel_rendering_gives_the_same_bytes(data_home):
 def test_fetch_rejects_bad_input(data_home, kwargs, error, name):
     with pytest.raises(error, match=name):
         fetch_synthetic_blood_videos(**{"n_videos": 2, **SMALL, **kwargs})
+
+
+# --- the generation parameters are declared once --------------------------
+
+FIELDS = dataclasses.fields(GenerationParams)
+# The arguments of each entry point that are not generation parameters.
+OTHER_ARGUMENTS = {
+    fetch_synthetic_blood_videos: {
+        "data_home",
+        "return_X_y",
+        "n_jobs",
+        "check_hash",
+        "force",
+        "verbose",
+    },
+    SyntheticBloodVideos: {"frames", "transform", "target_transform"},
+    # one video: its counts and degradation, and a seed of its own
+    render_video: {"rbc_count", "wbc_count", "blur", "noise", "frames"},
+}
+
+
+def _doc_entries(obj, section):
+    """``{name: (type, description)}`` of a numpydoc section of ``obj``."""
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+    doc = (docscrape.ClassDoc if inspect.isclass(obj) else docscrape.FunctionDoc)(obj)
+    return {p.name: (p.type, " ".join(p.desc)) for p in doc[section]}
+
+
+def test_generation_params_document_their_defaults():
+    declared = _doc_entries(GenerationParams, "Attributes")
+    assert list(declared) == [f.name for f in FIELDS]
+    for field in FIELDS:
+        default = field.default
+        shown = f'"{default}"' if isinstance(default, str) else repr(default)
+        assert declared[field.name][0].endswith(f"default={shown}"), field.name
+        # the declared default passes the declared check unchanged
+        assert getattr(GenerationParams(), field.name) == default
+
+
+@pytest.mark.parametrize("entry", list(OTHER_ARGUMENTS), ids=lambda e: e.__name__)
+def test_signatures_and_docstrings_agree_with_generation_params(entry):
+    declared = _doc_entries(GenerationParams, "Attributes")
+    documented = _doc_entries(entry, "Parameters")
+    signature = inspect.signature(entry).parameters
+    names = set(signature) - OTHER_ARGUMENTS[entry]
+    if entry is render_video:
+        names -= {"random_state"}  # an int, a SeedSequence or None
+        assert len(names) == 12  # the appearance of a video
+    else:
+        assert names == {f.name for f in FIELDS}
+    for field in FIELDS:
+        if field.name in names:
+            assert signature[field.name].default == field.default, field.name
+            assert documented[field.name] == declared[field.name], field.name
+
+
+@pytest.mark.parametrize("command", ["generate", "show"])
+def test_cli_options_agree_with_generation_params(command):
+    parser = build_parser()
+    defaults = parser.parse_args([command])
+    for field in FIELDS:
+        assert getattr(defaults, field.name) == field.default, field.name
+    given = parser.parse_args(
+        [command, "--background", "1", "2", "3", "--beta", "0.5", "--target", "rbc"]
+    )
+    assert given.background == [1.0, 2.0, 3.0]
+    assert (given.beta, given.target) == (0.5, "rbc")

@@ -1,83 +1,59 @@
 """``skcells generate``: render the synthetic blood-cell videos into the cache.
 
-The options mirror :func:`skcells.datasets.fetch_synthetic_blood_videos`; an
-option left out keeps the library default.  The cache folder is printed on
-standard output.
+The options mirror :func:`skcells.datasets.fetch_synthetic_blood_videos`;
+the generation options are made from the fields of
+:class:`skcells.datasets.GenerationParams` (names, defaults and help).  The
+cache folder is printed on standard output.
 """
 
-# (option, fetch keyword, argparse keywords): generation parameters shared by
-# ``generate``, ``show`` and ``reproduce``.  Defaults are None so that the
-# library keeps the single source of default values.
-_GENERATION_OPTIONS = (
-    ("--rbc-mean", "rbc_mean", dict(type=float, metavar="M")),
-    ("--rbc-std", "rbc_std", dict(type=float, metavar="S")),
-    ("--wbc-mean", "wbc_mean", dict(type=float, metavar="M")),
-    ("--wbc-std", "wbc_std", dict(type=float, metavar="S")),
-    (
-        "--condition-proba",
-        "condition_proba",
-        dict(
-            type=float,
-            nargs=4,
-            metavar=("CLEAR", "BLURRED", "NOISY", "BOTH"),
-            help="probabilities of the four conditions (default: the paper's "
-            "0.130 0.304 0.217 0.349)",
-        ),
-    ),
-    (
-        "--blur-range",
-        "blur_range",
-        dict(
-            type=int,
-            nargs=2,
-            metavar=("LO", "HI"),
-            help="box-blur radius range of blurred videos (default: 1 10)",
-        ),
-    ),
-    (
-        "--noise-range",
-        "noise_range",
-        dict(
-            type=float,
-            nargs=2,
-            metavar=("LO", "HI"),
-            help="noise level range of noisy videos (default: 0.05 0.3)",
-        ),
-    ),
-    ("--noise-law", "noise_law", dict(choices=("gaussian", "poisson"))),
-    (
-        "--step",
-        "step",
-        dict(type=float, help="Brownian step in pixels per frame (default: 1)"),
-    ),
-    ("--rbc-radius", "rbc_radius", dict(type=float, help="fraction of the size")),
-    ("--wbc-radius", "wbc_radius", dict(type=float, help="fraction of the size")),
-    ("--nucleus-ratio", "nucleus_ratio", dict(type=float)),
-    ("--illumination-jitter", "illumination_jitter", dict(type=float)),
-)
+import dataclasses
+import types
+import typing
+
+# Names of the values of the tuple options, by length.
+_METAVARS = {
+    2: ("LO", "HI"),
+    3: ("R", "G", "B"),
+    4: ("CLEAR", "BLURRED", "NOISY", "BOTH"),
+}
+
+
+def _option(field):
+    """The argparse keywords of one GenerationParams field, from its type."""
+    kind, args = typing.get_origin(field.type), typing.get_args(field.type)
+    if kind is typing.Literal:
+        kwargs = {"choices": args}
+    elif kind is tuple:
+        kwargs = {"type": args[0], "nargs": len(args), "metavar": _METAVARS[len(args)]}
+    elif kind is types.UnionType:  # float | None
+        kwargs = {"type": args[0]}
+    else:
+        kwargs = {"type": field.type}
+    default = field.default
+    shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+    help_ = f"{field.metadata['help']} (default: {shown})"
+    return {**kwargs, "default": default, "help": help_}
 
 
 def add_generation_arguments(parser):
-    """Add the dataset-shape and generation options to ``parser``.
+    """Add an option per field of GenerationParams to ``parser``.
 
     Parameters
     ----------
     parser : argparse.ArgumentParser
         The subcommand parser.
     """
-    parser.add_argument("--n-videos", type=int, default=1150, help="default: 1150")
-    parser.add_argument("--n-frames", type=int, default=100, help="default: 100")
-    parser.add_argument("--size", type=int, default=128, help="frame side, 128")
-    parser.add_argument("--random-state", type=int, default=0, help="seed, 0")
+    from ..datasets import GenerationParams
+
     group = parser.add_argument_group(
-        "generation parameters (default: the library's, i.e. the paper's)"
+        "generation parameters (default: the paper's; see GenerationParams)"
     )
-    for option, _, kwargs in _GENERATION_OPTIONS:
-        group.add_argument(option, default=None, **kwargs)
+    for field in dataclasses.fields(GenerationParams):
+        group.add_argument(f"--{field.name.replace('_', '-')}", **_option(field))
 
 
 def generation_kwargs(args):
-    """Keyword arguments of the generation options the user gave.
+    """The generation parameters given by the options, as keyword arguments.
 
     Parameters
     ----------
@@ -88,20 +64,16 @@ def generation_kwargs(args):
     Returns
     -------
     kwargs : dict
-        ``n_videos``, ``n_frames``, ``size``, ``random_state`` and every
-        generation option that was given.
+        One entry per field of GenerationParams.
     """
-    kwargs = {
-        "n_videos": args.n_videos,
-        "n_frames": args.n_frames,
-        "size": args.size,
-        "random_state": args.random_state,
+    from ..datasets import GenerationParams
+
+    names = {field.name for field in dataclasses.fields(GenerationParams)}
+    return {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in vars(args).items()
+        if name in names
     }
-    for _, name, _ in _GENERATION_OPTIONS:
-        value = getattr(args, name)
-        if value is not None:
-            kwargs[name] = tuple(value) if isinstance(value, list) else value
-    return kwargs
 
 
 def add_arguments(parser):

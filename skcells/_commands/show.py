@@ -35,25 +35,20 @@ def run(args):
     import numpy as np
 
     from ..datasets import SyntheticBloodVideos, plot_sample_frames, save_video_gif
-    from ..datasets._synthetic import CONDITIONS
+    from ..utils import check_int, check_real
 
     kwargs = generation_kwargs(args)
     dataset = SyntheticBloodVideos(**kwargs)
     meta = dataset.metadata
-    if not 0 <= args.frame < dataset.n_frames:
-        raise ValueError(
-            f"frame must be an integer in [0, {dataset.n_frames}), got {args.frame}."
-        )
-    if not (np.isfinite(args.fps) and args.fps > 0):
-        # checked before anything is written, so no half set of files is left
-        raise ValueError(f"fps must be a positive number, got {args.fps!r}.")
-    if args.index is not None and not 0 <= args.index < len(dataset):
-        raise ValueError(
-            f"index must be an integer in [0, {len(dataset)}), got {args.index}."
-        )
+    # checked before anything is written, so no half set of files is left
+    check_int(args.frame, "frame", low=0, high=dataset.n_frames - 1)
+    check_real(args.fps, "fps", low=0, low_open=True)
+    if args.index is not None:
+        check_int(args.index, "index", low=0, high=len(dataset) - 1)
+    # the first video of each condition present, in the conditions' order
     firsts = [
         int(np.flatnonzero(meta.condition == c)[0])
-        for c in CONDITIONS
+        for c in meta.condition.cat.categories
         if (meta.condition == c).any()
     ]
     frames = SyntheticBloodVideos(**kwargs, frames=args.frame)

@@ -1,6 +1,7 @@
 """Competence-based curriculum learning (paper Appendix B, Eq. 2)."""
 
-from ._competence import competence, difficulty_score, scale_difficulty
+from ..datasets import difficulty_score  # the data's property, used here
+from ._competence import competence, scale_difficulty
 
 __all__ = [
     "CurriculumNeuralNetClassifier",
@@ -13,8 +14,8 @@ __all__ = [
 
 def __getattr__(name):
     # The classifier imports torch and skorch, the plot helper matplotlib:
-    # load them on first use, so that the pure Eq. 2 functions (used by the
-    # dataset code) stay cheap to import.
+    # load them on first use, so that the pure Eq. 2 functions stay cheap to
+    # import.
     if name == "CurriculumNeuralNetClassifier":
         from ._net import CurriculumNeuralNetClassifier
 

@@ -4,17 +4,22 @@ from ._base import clear_data_home, get_data_home
 from ._bccd import fetch_bccd
 from ._blur import estimate_blur
 from ._degrade import add_noise, box_blur, degrade
+from ._difficulty import difficulty_score
+from ._params import GenerationParams
 from ._plot import plot_sample_frames, save_video_gif
-from ._render import render_video
+from ._render import cell_positions, render_video, splat_cells, sprite_profiles
 from ._summary import high_frequency_energy, summarize_conditions
 from ._synthetic import fetch_synthetic_blood_videos
 
 __all__ = [
+    "GenerationParams",
     "SyntheticBloodVideos",
     "add_noise",
     "box_blur",
+    "cell_positions",
     "clear_data_home",
     "degrade",
+    "difficulty_score",
     "estimate_blur",
     "fetch_bccd",
     "fetch_synthetic_blood_videos",
@@ -23,6 +28,8 @@ __all__ = [
     "plot_sample_frames",
     "render_video",
     "save_video_gif",
+    "splat_cells",
+    "sprite_profiles",
     "summarize_conditions",
 ]
 

@@ -14,9 +14,10 @@ image is blurred.
 """
 
 import logging
-import numbers
 
 import numpy as np
+
+from ..utils import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def estimate_blur(images, *, max_lag=8):
     See Also
     --------
     skcells.datasets.degrade : Blur and noise with a known radius.
-    skcells.curriculum.difficulty_score : Turns a blur value into the
+    skcells.datasets.difficulty_score : Turns a blur value into the
         curriculum difficulty of Eq. 2; pass ``max_blur=blur.max()``.
 
     Examples
@@ -97,7 +98,7 @@ def estimate_blur(images, *, max_lag=8):
     True
     """
     x = _check_images(images)
-    max_lag = _check_max_lag(max_lag, x.shape[-2:])
+    max_lag = check_int(max_lag, "max_lag", low=2, high=min(x.shape[-2:]) - 1)
     n, n_frames, _, height, width = x.shape
     lags = np.arange(1, max_lag + 1)
     cov = np.empty((n, max_lag + 1))
@@ -138,19 +139,6 @@ def _check_images(images):
     if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
         raise ValueError("images must be finite, got NaN or infinite values.")
     return x
-
-
-def _check_max_lag(max_lag, image_shape):
-    """Validate ``max_lag`` against the image size."""
-    if isinstance(max_lag, bool) or not isinstance(max_lag, numbers.Integral):
-        raise TypeError(f"max_lag must be an integer >= 2, got {max_lag!r}.")
-    limit = min(image_shape)
-    if not 2 <= max_lag < limit:
-        raise ValueError(
-            f"max_lag must be an integer in [2, {limit - 1}] for images of size "
-            f"{tuple(image_shape)}, got {max_lag!r}."
-        )
-    return int(max_lag)
 
 
 def _to_grey(x):

@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from ..utils import check_option, check_real
+
 MAX_BLUR = 10
 NOISE_LAWS = ("gaussian", "poisson")
 
@@ -42,7 +44,7 @@ def box_blur(x, radius):
            [1., 1., 1.],
            [1., 1., 1.]], dtype=float32)
     """
-    radius = _check_blur(radius, "radius")
+    radius = check_blur(radius, "radius")
     x = _as_finite_float32(x, "x")
     if x.ndim < 2 or 0 in x.shape[-2:]:
         raise ValueError(
@@ -87,9 +89,8 @@ default=None
     noisy : ndarray, dtype float32
         ``x`` plus noise, not clipped.
     """
-    level = _check_level(level, "level")
-    if law not in NOISE_LAWS:
-        raise ValueError(f"law must be one of {NOISE_LAWS}, got {law!r}.")
+    level = check_real(level, "level", low=0, high=1)
+    check_option(law, "law", NOISE_LAWS)
     x = _as_finite_float32(x, "x")
     if level == 0:
         return x.copy()
@@ -114,12 +115,12 @@ def degrade(images, *, blur, noise, law="gaussian", random_state=None):
     blur : int or array-like of shape (n_samples,)
         Box-blur radius per image, integers in ``[0, 10]``.
     noise : float or array-like of shape (n_samples,)
-        Noise level per image in ``[0, 1]`` (see :func:`add_noise`).
+        Noise level per image in ``[0, 1]``.
     law : {"gaussian", "poisson"}, default="gaussian"
-        The noise model.
+        The noise model of :func:`add_noise`.
     random_state : int, numpy.random.Generator, RandomState instance or None, \
 default=None
-        Seed or generator for the noise.
+        Seed or generator of the noise of all the images.
 
     Returns
     -------
@@ -135,8 +136,7 @@ default=None
     >>> out.dtype, out.shape, int(out.max())
     (dtype('uint8'), (2, 3, 8, 8), 100)
     """
-    if law not in NOISE_LAWS:
-        raise ValueError(f"law must be one of {NOISE_LAWS}, got {law!r}.")
+    check_option(law, "law", NOISE_LAWS)
     images = np.asarray(images)
     if images.dtype.kind not in "biuf" or (
         images.dtype.kind == "f" and not np.all(np.isfinite(images))
@@ -152,9 +152,6 @@ default=None
             f"got shape {images.shape}."
         )
     n = images.shape[0]
-    blur = np.broadcast_to(np.asarray(blur), (n,)) if np.ndim(blur) == 0 else blur
-    noise = np.broadcast_to(np.asarray(noise), (n,)) if np.ndim(noise) == 0 else noise
-    blur = np.asarray(blur)
     try:
         noise = np.asarray(noise, dtype=float)
     except (TypeError, ValueError):
@@ -162,18 +159,17 @@ default=None
             f"noise must be a real number or an array of real numbers in [0, 1], "
             f"got {noise!r}."
         ) from None
-    if blur.shape != (n,):
-        raise ValueError(
-            f"blur must be a scalar or have shape ({n},), got {blur.shape}."
-        )
-    if noise.shape != (n,):
-        raise ValueError(
-            f"noise must be a scalar or have shape ({n},), got {noise.shape}."
-        )
+    blur = np.asarray(blur)
+    for name, value in (("blur", blur), ("noise", noise)):
+        if value.ndim and value.shape != (n,):
+            raise ValueError(
+                f"{name} must be a scalar or have shape ({n},), got {value.shape}."
+            )
+    blur, noise = np.broadcast_to(blur, (n,)), np.broadcast_to(noise, (n,))
     for b in np.unique(blur):
-        _check_blur(b, "blur")
+        check_blur(b, "blur")
     for v in np.unique(noise):
-        _check_level(v, "noise")
+        check_real(v, "noise", low=0, high=1)
     rng = _as_generator(random_state)
     out = np.empty(images.shape, dtype=np.uint8)
     for b in np.unique(blur):
@@ -193,12 +189,12 @@ default=None
     return out
 
 
-def _check_blur(b, name):
-    """Validate a blur radius: an integer in [0, MAX_BLUR]."""
-    if isinstance(b, bool) or not isinstance(b, numbers.Real):
-        raise TypeError(f"{name} must be an integer in [0, {MAX_BLUR}], got {b!r}.")
-    if not np.isfinite(b) or b != int(b) or not 0 <= b <= MAX_BLUR:
-        raise ValueError(f"{name} must be an integer in [0, {MAX_BLUR}], got {b!r}.")
+def check_blur(b, name):
+    """A box-blur radius: a whole number (``2`` or ``2.0``) in [0, MAX_BLUR]."""
+    if check_real(b, name, low=0, high=MAX_BLUR) != int(b):
+        raise ValueError(
+            f"{name} must be a whole number in [0, {MAX_BLUR}], got {b!r}."
+        )
     return int(b)
 
 
@@ -214,15 +210,6 @@ def _as_finite_float32(x, name):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must not contain NaN or infinite values.")
     return arr
-
-
-def _check_level(v, name):
-    """Validate a noise level: a finite real in [0, 1]."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1], got {v!r}.")
-    if not np.isfinite(v) or not 0 <= v <= 1:
-        raise ValueError(f"{name} must be a real number in [0, 1], got {v!r}.")
-    return float(v)
 
 
 def _as_generator(random_state):

@@ -1,11 +1,11 @@
 """Figures of the synthetic dataset: sample frames per condition, video GIFs."""
 
-import numbers
 from pathlib import Path
 
 import numpy as np
 
-from ._synthetic import CONDITIONS
+from ..utils import check_int, check_real
+from ._params import CONDITIONS
 
 __all__ = ["plot_sample_frames", "save_video_gif"]
 
@@ -56,12 +56,8 @@ def plot_sample_frames(videos, condition, *, blur=None, noise=None, frame=0):
             f"(n_samples, 3, H, W) with one condition per sample, got videos of "
             f"shape {shape} and {condition.shape[0]} conditions."
         )
-    if len(shape) == 5 and (
-        isinstance(frame, bool)
-        or not isinstance(frame, numbers.Integral)
-        or not 0 <= frame < shape[1]
-    ):
-        raise ValueError(f"frame must be an integer in [0, {shape[1]}), got {frame!r}.")
+    if len(shape) == 5:
+        check_int(frame, "frame", low=0, high=shape[1] - 1)
     present = [c for c in CONDITIONS if np.any(condition == c)]
     if not present:
         raise ValueError(
@@ -128,12 +124,10 @@ def save_video_gif(video, path, *, fps=10, scale=None):
             "video must be a uint8 array of shape (n_frames, 3, height, width), "
             f"got {video.dtype} of shape {video.shape}."
         )
-    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not fps > 0:
-        raise ValueError(f"fps must be a positive number, got {fps!r}.")
+    check_real(fps, "fps", low=0, low_open=True)
     if scale is None:
         scale = max(1, -(-256 // video.shape[-1]))
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Integral) or scale < 1:
-        raise ValueError(f"scale must be an integer >= 1 or None, got {scale!r}.")
+    scale = check_int(scale, "scale", low=1)
     frames = np.moveaxis(video, 1, -1)
     frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
     images = [Image.fromarray(f) for f in frames]

@@ -28,6 +28,7 @@ the noise of each block has its own random stream, so any subset of frames
 can be rendered on its own and equals the same frames of the whole video.
 """
 
+import dataclasses
 import functools
 import numbers
 from collections import namedtuple
@@ -35,9 +36,11 @@ from collections import namedtuple
 import numpy as np
 import scipy.fft
 
-from ._degrade import NOISE_LAWS, _check_blur, _check_level, degrade
+from ..utils import check_int, check_real
+from ._degrade import check_blur, degrade
+from ._params import GenerationParams, parameter_errors
 
-__all__ = ["render_video"]
+__all__ = ["cell_positions", "render_video", "splat_cells", "sprite_profiles"]
 
 #: Frames rendered, blurred and noised together; each block has its own
 #: noise stream (part of the definition of the data: changing it changes
@@ -49,11 +52,6 @@ RBC_DIMPLE = 0.4
 
 #: Sub-samples per pixel and axis used to integrate the sprites.
 _SUPERSAMPLE = 8
-
-DEFAULT_BACKGROUND = (245.0, 240.0, 235.0)
-DEFAULT_RBC_ABSORBANCE = (0.02, 0.09, 0.08)
-DEFAULT_WBC_ABSORBANCE = (0.16, 0.13, 0.03)
-DEFAULT_NUCLEUS_ABSORBANCE = (0.9, 1.0, 0.35)
 
 # The appearance parameters that determine the sprite kernels (hashable, so
 # the kernels are computed once per process and configuration).
@@ -84,10 +82,10 @@ def render_video(
     rbc_radius=0.025,
     wbc_radius=0.035,
     nucleus_ratio=0.5,
-    rbc_absorbance=DEFAULT_RBC_ABSORBANCE,
-    wbc_absorbance=DEFAULT_WBC_ABSORBANCE,
-    nucleus_absorbance=DEFAULT_NUCLEUS_ABSORBANCE,
-    background=DEFAULT_BACKGROUND,
+    rbc_absorbance=(0.02, 0.09, 0.08),
+    wbc_absorbance=(0.16, 0.13, 0.03),
+    nucleus_absorbance=(0.9, 1.0, 0.35),
+    background=(245.0, 240.0, 235.0),
     illumination_jitter=0.02,
     frames=None,
     random_state=None,
@@ -104,7 +102,7 @@ def render_video(
     wbc_count : int
         Number of white blood cells in view (``>= 0``).
     n_frames : int, default=100
-        Number of frames (``>= 1``).
+        Frames per video (``>= 1``).
     size : int, default=128
         Height and width of the frames in pixels (``>= 4``).
     blur : int, default=0
@@ -113,7 +111,7 @@ def render_video(
         Noise level in ``[0, 1]``: the standard deviation as a fraction of
         255 (see :func:`skcells.datasets.add_noise`).
     noise_law : {"gaussian", "poisson"}, default="gaussian"
-        The noise model.
+        The noise model (see :func:`skcells.datasets.add_noise`).
     step : float, default=1.0
         Displacement in pixels of each coordinate of each cell per frame
         (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
@@ -141,9 +139,10 @@ def render_video(
         Standard deviation of the log of a random per-video, per-channel gain
         on the illumination (recordings differ in brightness and white
         balance), in ``[0, 1]``.  ``0`` disables it.
-    frames : array-like of int, default=None
+    frames : int, slice or array-like of int, default=None
         Indices of the frames to return, in ``[0, n_frames)``; all frames
-        when None.  Rendering a subset is cheaper and gives exactly the same
+        when None, the single frame ``frames`` (of shape ``(3, size, size)``)
+        for an int.  Rendering a subset is cheaper and gives exactly the same
         frames as slicing the whole video.
     random_state : int or numpy.random.SeedSequence, default=None
         Seed of the video (cell positions, motion, illumination and noise).
@@ -164,70 +163,38 @@ def render_video(
     >>> bool((video[0] != video[3]).any())  # the cells move
     True
     """
-    rbc_count = _check_int(rbc_count, "rbc_count", low=0)
-    wbc_count = _check_int(wbc_count, "wbc_count", low=0)
-    n_frames = _check_int(n_frames, "n_frames", low=1)
-    blur = _check_blur(blur, "blur")
-    noise = _check_level(noise, "noise")
-    params = check_render_params(
-        size=size,
-        noise_law=noise_law,
-        step=step,
-        rbc_radius=rbc_radius,
-        wbc_radius=wbc_radius,
-        nucleus_ratio=nucleus_ratio,
-        rbc_absorbance=rbc_absorbance,
-        wbc_absorbance=wbc_absorbance,
-        nucleus_absorbance=nucleus_absorbance,
-        background=background,
-        illumination_jitter=illumination_jitter,
+    with parameter_errors():
+        rbc_count = check_int(rbc_count, "rbc_count", low=0)
+        wbc_count = check_int(wbc_count, "wbc_count", low=0)
+        blur = check_blur(blur, "blur")
+        noise = check_real(noise, "noise", low=0, high=1)
+        params = GenerationParams(
+            n_frames=n_frames,
+            size=size,
+            noise_law=noise_law,
+            step=step,
+            rbc_radius=rbc_radius,
+            wbc_radius=wbc_radius,
+            nucleus_ratio=nucleus_ratio,
+            rbc_absorbance=rbc_absorbance,
+            wbc_absorbance=wbc_absorbance,
+            nucleus_absorbance=nucleus_absorbance,
+            background=background,
+            illumination_jitter=illumination_jitter,
+        )
+        index, single = check_frames(frames, n_frames)
+        seed = _as_seed_sequence(random_state)
+    video = _render(
+        rbc_count,
+        wbc_count,
+        blur,
+        noise,
+        params.n_frames,
+        index,
+        seed,
+        dataclasses.asdict(params),
     )
-    frames = _check_frames(frames, n_frames)
-    seed = _as_seed_sequence(random_state)
-    return _render(rbc_count, wbc_count, blur, noise, n_frames, frames, seed, params)
-
-
-def check_render_params(
-    *,
-    size,
-    noise_law,
-    step,
-    rbc_radius,
-    wbc_radius,
-    nucleus_ratio,
-    rbc_absorbance,
-    wbc_absorbance,
-    nucleus_absorbance,
-    background,
-    illumination_jitter,
-):
-    """Validate the appearance parameters of :func:`render_video`.
-
-    Returns
-    -------
-    params : dict
-        The parameters as plain Python ``int``, ``float``, ``str`` and tuples
-        of ``float`` (JSON-serialisable and hashable).
-    """
-    if noise_law not in NOISE_LAWS:
-        raise ValueError(f"noise_law must be one of {NOISE_LAWS}, got {noise_law!r}.")
-    return {
-        "size": _check_int(size, "size", low=4),
-        "noise_law": noise_law,
-        "step": _check_real(step, "step", low=0),
-        "rbc_radius": _check_real(rbc_radius, "rbc_radius", low=0, high=0.5, open_=1),
-        "wbc_radius": _check_real(wbc_radius, "wbc_radius", low=0, high=0.5, open_=1),
-        "nucleus_ratio": _check_real(nucleus_ratio, "nucleus_ratio", low=0, high=1),
-        "rbc_absorbance": _check_triple(rbc_absorbance, "rbc_absorbance", high=None),
-        "wbc_absorbance": _check_triple(wbc_absorbance, "wbc_absorbance", high=None),
-        "nucleus_absorbance": _check_triple(
-            nucleus_absorbance, "nucleus_absorbance", high=None
-        ),
-        "background": _check_triple(background, "background", high=255),
-        "illumination_jitter": _check_real(
-            illumination_jitter, "illumination_jitter", low=0, high=1
-        ),
-    }
+    return video[0] if single else video
 
 
 def _render(rbc_count, wbc_count, blur, noise, n_frames, frames, seed, params):
@@ -283,15 +250,18 @@ def _clean_frames(positions, cell_type, kernels, light, size):
     return frames
 
 
-def _splat(positions, cell_type, size):
+def splat_cells(positions, cell_type, size):
     """Bilinear splat of cell positions onto one grid per cell type and frame.
+
+    The second step of :func:`render_video`: each cell's weight of 1 is
+    shared among the four pixels around its position.
 
     Parameters
     ----------
-    positions : ndarray of shape (t, n_cells, 2)
+    positions : array-like of shape (t, n_cells, 2)
         Row and column of every cell in every frame (any real value; the
         grid is periodic).
-    cell_type : ndarray of shape (n_cells,)
+    cell_type : array-like of shape (n_cells,)
         0 for RBCs, 1 for WBCs.
     size : int
         Grid side.
@@ -300,7 +270,36 @@ def _splat(positions, cell_type, size):
     -------
     impulses : ndarray of shape (2, t, size, size), dtype float32
         The cells' weights; each cell contributes a total of exactly 1.
+
+    Examples
+    --------
+    >>> from skcells.datasets import splat_cells
+    >>> grid = splat_cells([[[0.5, 2.0], [7.0, 7.0]]], [0, 1], 8)
+    >>> grid.shape, grid[0, 0, :2, 2].tolist(), float(grid[1].sum())
+    ((2, 1, 8, 8), [0.5, 0.5], 1.0)
     """
+    size = check_int(size, "size", low=1)
+    positions, cell_type = np.asarray(positions), np.asarray(cell_type)
+    if (
+        positions.ndim != 3
+        or positions.shape[2] != 2
+        or positions.dtype.kind not in "iuf"
+        or not np.isfinite(positions).all()
+    ):
+        raise ValueError(
+            "positions must be finite real numbers of shape (t, n_cells, 2), got "
+            f"{positions.dtype} of shape {positions.shape}."
+        )
+    if cell_type.shape != positions.shape[1:2] or not np.isin(cell_type, (0, 1)).all():
+        raise ValueError(
+            f"cell_type must be 0 (RBC) or 1 (WBC) for each of the "
+            f"{positions.shape[1]} cells, got {cell_type!r}."
+        )
+    return _splat(positions, cell_type.astype(np.intp), size)
+
+
+def _splat(positions, cell_type, size):
+    """:func:`splat_cells` of validated inputs."""
     t = positions.shape[0]
     hw = size * size
     base = np.floor(positions)
@@ -333,20 +332,23 @@ def _all_positions(rbc_count, wbc_count, n_frames, size, step, seed):
     return np.concatenate([rbc, wbc], axis=1), cell_type
 
 
-def cell_positions(n_cells, n_frames, size, step, seed):
+def cell_positions(n_cells, n_frames, size, step, random_state=None):
     """Brownian trajectories of cells (paper Eq. 1) in a periodic field.
+
+    The first step of :func:`render_video`: every cell starts at a uniform
+    random position and each coordinate moves by ``+-step`` every frame.
 
     Parameters
     ----------
     n_cells : int
-        Number of cells.
+        Number of cells (``>= 0``).
     n_frames : int
-        Number of frames.
+        Number of frames (``>= 1``).
     size : int
-        Side of the periodic field in pixels.
+        Side of the periodic field in pixels (``>= 1``).
     step : float
-        Pixels moved per frame and coordinate.
-    seed : numpy.random.SeedSequence
+        Pixels moved per frame and coordinate (``>= 0``).
+    random_state : int, numpy.random.SeedSequence or None, default=None
         Seed of the start positions and of the ``+-1`` steps.
 
     Returns
@@ -354,8 +356,20 @@ def cell_positions(n_cells, n_frames, size, step, seed):
     positions : ndarray of shape (n_frames, n_cells, 2), dtype float32
         Row and column of each cell in each frame, unwrapped: the field is
         periodic, so a cell is drawn at its position modulo ``size``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcells.datasets import cell_positions
+    >>> pos = cell_positions(3, 4, 32, 1.5, random_state=0)
+    >>> pos.shape, np.abs(np.diff(pos, axis=0)).max().item()
+    ((4, 3, 2), 1.5)
     """
-    rng = np.random.Generator(np.random.PCG64(seed))
+    n_cells = check_int(n_cells, "n_cells", low=0)
+    n_frames = check_int(n_frames, "n_frames", low=1)
+    size = check_int(size, "size", low=1)
+    step = check_real(step, "step", low=0)
+    rng = np.random.Generator(np.random.PCG64(_as_seed_sequence(random_state)))
     start = rng.random((n_cells, 2), dtype=np.float32) * np.float32(size)
     n_steps = (n_frames - 1) * n_cells * 2
     bits = np.unpackbits(np.frombuffer(rng.bytes(-(-n_steps // 8)), dtype=np.uint8))
@@ -377,24 +391,41 @@ def _illumination(params, seed):
 def sprite_profiles(size, rbc_radius, wbc_radius, nucleus_ratio):
     """Pixel-integrated cell profiles centred on pixel (0, 0) of a periodic grid.
 
+    The shapes of the third step of :func:`render_video`, before they are
+    weighted by the absorbances of each RGB channel.
+
     Parameters
     ----------
     size : int
-        Grid side in pixels.
+        Grid side in pixels (``>= 4``).
     rbc_radius, wbc_radius : float
-        Radii as fractions of ``size``.
+        Radii as fractions of ``size``, in ``(0, 0.5]``.
     nucleus_ratio : float
-        Nucleus radius as a fraction of the WBC radius.
+        Nucleus radius as a fraction of the WBC radius, in ``[0, 1]``.
 
     Returns
     -------
     profiles : ndarray of shape (3, size, size), dtype float32
-        RBC thickness (a biconcave disc with a dimple of depth
-        :data:`RBC_DIMPLE`), WBC cytoplasm disc and WBC nucleus disc, each
+        RBC thickness (a biconcave disc with a central dimple of 0.4 times
+        its thickness), WBC cytoplasm disc and WBC nucleus disc, each
         averaged over ``8 x 8`` sub-samples per pixel with a one-pixel soft
         edge, and scaled so that its sum is the area (thickness integral) of
         the exact shape.
+
+    Examples
+    --------
+    >>> from skcells.datasets import sprite_profiles
+    >>> rbc, cytoplasm, nucleus = sprite_profiles(64, 0.025, 0.035, 0.5)
+    >>> bool(cytoplasm.sum() > rbc.sum() > nucleus.sum() > 0)
+    True
     """
+    # validated by the one declaration of these parameters
+    GenerationParams(
+        size=size,
+        rbc_radius=rbc_radius,
+        wbc_radius=wbc_radius,
+        nucleus_ratio=nucleus_ratio,
+    )
     sub = (np.arange(_SUPERSAMPLE) + 0.5) / _SUPERSAMPLE - 0.5
     coord = (np.arange(size)[None, :] + sub[:, None] + size / 2) % size - size / 2
     r = np.hypot(coord[:, None, :, None], coord[None, :, None, :])
@@ -458,72 +489,34 @@ def _as_seed_sequence(random_state):
         return random_state
     if random_state is None:
         return np.random.SeedSequence()
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-        raise TypeError(
-            "random_state must be a non-negative int, a numpy.random.SeedSequence "
-            f"or None, got {random_state!r}."
-        )
-    if random_state < 0:
-        raise ValueError(
-            f"random_state must be a non-negative int, got {random_state!r}."
-        )
-    return np.random.SeedSequence(int(random_state))
+    return np.random.SeedSequence(check_int(random_state, "random_state", low=0))
 
 
-def _check_frames(frames, n_frames):
-    """Validate frame indices: a 1-D array of ints in [0, n_frames)."""
+def check_frames(frames, n_frames):
+    """The frame indices to render (None: all) and whether one frame was asked.
+
+    ``frames`` is None, an int (negative counts from the end), a slice, or a
+    non-empty 1-D sequence of frame indices in ``[0, n_frames)``.
+    """
     if frames is None:
-        return None
-    arr = np.asarray(frames)
-    if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
-        raise ValueError(
-            f"frames must be a 1-D sequence of integers in [0, {n_frames}), "
-            f"got {frames!r}."
-        )
-    if arr.size and (arr.min() < 0 or arr.max() >= n_frames):
-        raise ValueError(
-            f"frames must be a 1-D sequence of integers in [0, {n_frames}), "
-            f"got {frames!r}."
-        )
-    return arr.astype(np.intp)
-
-
-def _check_int(value, name, *, low=None):
-    """Validate an integer (not a bool, not a float) ``>= low``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}.")
-    if not isinstance(value, numbers.Integral) or (low is not None and value < low):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    return int(value)
-
-
-def _check_real(value, name, *, low=None, high=None, open_=0):
-    """Validate a finite real in ``[low, high]`` (``open_=1``: ``low`` excluded)."""
-    accepted = f"a real number in {'(' if open_ else '['}{low}, {high}]"
-    if high is None:
-        accepted = f"a real number {'>' if open_ else '>='} {low}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {accepted}, got {value!r}.")
-    bad = not np.isfinite(value)
-    bad |= low is not None and (value <= low if open_ else value < low)
-    bad |= high is not None and value > high
-    if bad:
-        raise ValueError(f"{name} must be {accepted}, got {value!r}.")
-    return float(value)
-
-
-def _check_triple(value, name, *, high):
-    """Validate three finite non-negative reals (one per RGB channel)."""
-    accepted = "3 real numbers >= 0" + (f" and <= {high}" if high else "")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be {accepted}, got {value!r}.") from None
+        return None, False
+    if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):
+        if not -n_frames <= frames < n_frames:
+            raise ValueError(
+                f"frames must be a frame index in [0, {n_frames}), got {frames!r}."
+            )
+        return np.array([frames % n_frames]), True
+    index = np.arange(n_frames)[frames] if isinstance(frames, slice) else frames
+    index = np.asarray(index)
     if (
-        arr.shape != (3,)
-        or not np.all(np.isfinite(arr))
-        or np.any(arr < 0)
-        or (high is not None and np.any(arr > high))
+        index.ndim != 1
+        or index.size == 0
+        or not np.issubdtype(index.dtype, np.integer)
+        or index.min() < 0
+        or index.max() >= n_frames
     ):
-        raise ValueError(f"{name} must be {accepted}, got {value!r}.")
-    return tuple(float(v) for v in arr)
+        raise ValueError(
+            "frames must be None, an int, a slice or a non-empty sequence of "
+            f"frame indices in [0, {n_frames}), got {frames!r}."
+        )
+    return index.astype(np.intp), False

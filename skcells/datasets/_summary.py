@@ -1,10 +1,9 @@
 """Per-condition summaries of a video dataset (sharpness, noise, labels)."""
 
-import numbers
-
 import numpy as np
 
-from ._synthetic import CONDITIONS
+from ..utils import check_int
+from ._params import CONDITIONS
 
 __all__ = ["high_frequency_energy", "summarize_conditions"]
 
@@ -38,12 +37,7 @@ def high_frequency_energy(videos, *, batch_size=16):
     >>> high_frequency_energy(np.concatenate([flat, stripes]))
     array([0. , 0.5])
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+    batch_size = check_int(batch_size, "batch_size", low=1)
     if not hasattr(videos, "shape"):
         videos = np.asarray(videos)
     if len(videos.shape) < 3:

@@ -14,43 +14,35 @@ This module does not import torch (the dataset class lives in
 light.
 """
 
+import dataclasses
 import logging
 import numbers
 import sys
 import time
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.utils import Bunch
 
 from ..utils import (
     atomic_directory,
     cache_lock,
+    check_bool,
+    check_n_jobs,
     params_hash,
     verify_manifest,
     write_manifest,
 )
 from ._base import get_data_home, load_descr
 from ._degrade import MAX_BLUR
-from ._render import (
-    DEFAULT_BACKGROUND,
-    DEFAULT_NUCLEUS_ABSORBANCE,
-    DEFAULT_RBC_ABSORBANCE,
-    DEFAULT_WBC_ABSORBANCE,
-    _check_int,
-    _check_real,
-    _render,
-    check_render_params,
-)
+from ._difficulty import difficulty_score
+from ._params import CONDITIONS, parameter_errors, params_from
+from ._render import _render
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["fetch_synthetic_blood_videos"]
 
-#: The imaging conditions, in the order of their probabilities.
-CONDITIONS = ("clear", "blurred", "noisy", "blurred+noisy")
-#: Paper Appendix A: proportions of clear / blurred / noisy / blurred+noisy.
-PAPER_CONDITION_PROBA = (0.130, 0.304, 0.217, 0.349)
-TARGETS = ("wbc", "rbc")
 TARGET_NAMES = ("low", "high")
 
 # Bump when the generator changes in a way that changes the bytes of a video;
@@ -68,162 +60,37 @@ _CHUNK_BYTES = 32 * 2**20
 _VERIFIED = {}
 _RACY_SECONDS = 2
 
-GENERATION_DOC = """\
-    rbc_mean : float, default=5000.0
-        Mean number of red blood cells per video (``>= 0``).
-    rbc_std : float, default=97.9
-        Standard deviation of the RBC count (``>= 0``).  Counts are drawn
-        from a normal law, rounded and clipped at 0.
-    wbc_mean : float, default=202.0
-        Mean number of white blood cells per video (``>= 0``).
-    wbc_std : float, default=95.5
-        Standard deviation of the WBC count (``>= 0``).
-    condition_proba : tuple of 4 float, default=(0.130, 0.304, 0.217, 0.349)
-        Probabilities of the conditions ``"clear"``, ``"blurred"``,
-        ``"noisy"`` and ``"blurred+noisy"``; non-negative, summing to 1.
-    blur_range : tuple of 2 int, default=(1, 10)
-        Inclusive range of the box-blur radius ``b`` of the blurred
-        conditions (uniform integer); within ``[0, 10]``.  Other videos have
-        ``b = 0``.
-    noise_range : tuple of 2 float, default=(0.05, 0.3)
-        Range of the noise level of the noisy conditions (uniform), within
-        ``[0, 1]``; the level is the noise standard deviation as a fraction
-        of 255.  Other videos have no noise.
-    noise_law : {"gaussian", "poisson"}, default="gaussian"
-        The noise model (see :func:`skcells.datasets.add_noise`).
-    step : float, default=1.0
-        Brownian step in pixels per frame and coordinate (paper Eq. 1).
-    rbc_radius : float, default=0.025
-        RBC radius as a fraction of ``size``.
-    wbc_radius : float, default=0.035
-        WBC radius as a fraction of ``size``.
-    nucleus_ratio : float, default=0.5
-        WBC nucleus radius as a fraction of the WBC radius.
-    rbc_absorbance : tuple of 3 float, default=(0.02, 0.09, 0.08)
-        Optical density of one RBC per RGB channel.
-    wbc_absorbance : tuple of 3 float, default=(0.16, 0.13, 0.03)
-        Optical density of the WBC cytoplasm per RGB channel.
-    nucleus_absorbance : tuple of 3 float, default=(0.9, 1.0, 0.35)
-        Optical density added by the WBC nucleus per RGB channel.
-    background : tuple of 3 float, default=(245.0, 240.0, 235.0)
-        Intensity of an empty field per RGB channel.
-    illumination_jitter : float, default=0.02
-        Standard deviation of the log of a random per-video, per-channel
-        illumination gain.
-    alpha : float, default=0.5
-        Weight of the blur term of the difficulty (paper Eq. 2).
-    beta : float, default=None
-        Weight of the count term of the difficulty; ``1 - alpha`` when None.
-    distance_rule : {"boundary", "literal"}, default="boundary"
-        ``"boundary"``: a count close to the mean (the class boundary) is
-        hard; ``"literal"``: the paper's literal reading, a count far from
-        the mean is hard.  See :func:`skcells.curriculum.difficulty_score`.
-"""
-
 
 class _Config:
-    """Validated generation parameters shared by the dataset and the fetcher.
+    """A dataset's :class:`GenerationParams` and how its items are made.
 
     Holds only plain Python values, so it pickles cheaply to worker
     processes.
     """
 
-    def __init__(
-        self,
-        *,
-        n_videos,
-        n_frames,
-        size,
-        target,
-        random_state,
-        rbc_mean,
-        rbc_std,
-        wbc_mean,
-        wbc_std,
-        condition_proba,
-        blur_range,
-        noise_range,
-        noise_law,
-        step,
-        rbc_radius,
-        wbc_radius,
-        nucleus_ratio,
-        rbc_absorbance,
-        wbc_absorbance,
-        nucleus_absorbance,
-        background,
-        illumination_jitter,
-        alpha,
-        beta,
-        distance_rule,
-    ):
-        self.n_videos = _check_int(n_videos, "n_videos", low=1)
-        self.n_frames = _check_int(n_frames, "n_frames", low=1)
-        if not isinstance(target, str) or target not in TARGETS:
-            raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
-        self.target = target
-        if isinstance(random_state, bool) or not isinstance(
-            random_state, numbers.Integral
-        ):
-            raise TypeError(
-                "random_state must be a non-negative int (a fixed seed makes "
-                f"every video reproducible), got {random_state!r}."
-            )
-        self.random_state = _check_int(random_state, "random_state", low=0)
-        self.rbc_mean = _check_real(rbc_mean, "rbc_mean", low=0)
-        self.rbc_std = _check_real(rbc_std, "rbc_std", low=0)
-        self.wbc_mean = _check_real(wbc_mean, "wbc_mean", low=0)
-        self.wbc_std = _check_real(wbc_std, "wbc_std", low=0)
-        self.condition_proba = _check_proba(condition_proba)
-        self.blur_range = _check_blur_range(blur_range)
-        self.noise_range = _check_noise_range(noise_range)
-        self.render = check_render_params(
-            size=size,
-            noise_law=noise_law,
-            step=step,
-            rbc_radius=rbc_radius,
-            wbc_radius=wbc_radius,
-            nucleus_ratio=nucleus_ratio,
-            rbc_absorbance=rbc_absorbance,
-            wbc_absorbance=wbc_absorbance,
-            nucleus_absorbance=nucleus_absorbance,
-            background=background,
-            illumination_jitter=illumination_jitter,
-        )
-        self.size = self.render["size"]
-        # difficulty_score validates alpha, beta and distance_rule
-        difficulty_score = _difficulty_score()
-        difficulty_score(
-            [0.0], [0.0], alpha=alpha, beta=beta, distance_rule=distance_rule
-        )
-        self.alpha = float(alpha)
-        self.beta = None if beta is None else float(beta)
-        self.distance_rule = distance_rule
+    def __init__(self, params):
+        self.params = params
+        self.render = dataclasses.asdict(params)
+
+    def all_params(self):
+        """Every parameter, tuples as lists, with the generator version."""
+        listed = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in self.render.items()
+        }
+        return {"version": _GENERATOR_VERSION, **listed}
 
     def video_params(self):
         """Every parameter the bytes and the stored metadata depend on."""
-        return {
-            "version": _GENERATOR_VERSION,
-            "n_videos": self.n_videos,
-            "n_frames": self.n_frames,
-            "random_state": self.random_state,
-            "rbc_mean": self.rbc_mean,
-            "rbc_std": self.rbc_std,
-            "wbc_mean": self.wbc_mean,
-            "wbc_std": self.wbc_std,
-            "condition_proba": list(self.condition_proba),
-            "blur_range": list(self.blur_range),
-            "noise_range": list(self.noise_range),
-            **{
-                k: list(v) if isinstance(v, tuple) else v
-                for k, v in self.render.items()
-            },
+        labels = {
+            f.name for f in dataclasses.fields(self.params) if f.metadata["label"]
         }
+        return {k: v for k, v in self.all_params().items() if k not in labels}
 
     @property
     def shape(self):
         """Shape of the whole dataset array."""
-        return (self.n_videos, self.n_frames, 3, self.size, self.size)
+        p = self.params
+        return (p.n_videos, p.n_frames, 3, p.size, p.size)
 
     def item_metadata(self, indices):
         """Counts, condition code, blur and noise of the given items.
@@ -231,6 +98,7 @@ class _Config:
         Each item draws 2 normal and 3 uniform numbers from its own stream;
         everything else is vectorised.
         """
+        p = self.params
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         z = np.empty((indices.size, 2))
         u = np.empty((indices.size, 3))
@@ -238,16 +106,16 @@ class _Config:
             rng = np.random.Generator(np.random.PCG64(self._seed(i, 0)))
             z[k] = rng.standard_normal(2)
             u[k] = rng.random(3)
-        rbc = np.maximum(0, np.rint(self.rbc_mean + self.rbc_std * z[:, 0]))
-        wbc = np.maximum(0, np.rint(self.wbc_mean + self.wbc_std * z[:, 1]))
-        cum = np.cumsum(self.condition_proba)
+        rbc = np.maximum(0, np.rint(p.rbc_mean + p.rbc_std * z[:, 0]))
+        wbc = np.maximum(0, np.rint(p.wbc_mean + p.wbc_std * z[:, 1]))
+        cum = np.cumsum(p.condition_proba)
         condition = np.minimum(np.searchsorted(cum / cum[-1], u[:, 0], "right"), 3)
-        lo, hi = self.blur_range
+        lo, hi = p.blur_range
         blurred = (condition == 1) | (condition == 3)
         blur = np.where(
             blurred, np.minimum(lo + np.floor(u[:, 1] * (hi - lo + 1)), hi), 0
         )
-        nlo, nhi = self.noise_range
+        nlo, nhi = p.noise_range
         noisy = condition >= 2
         noise = np.where(noisy, nlo + u[:, 2] * (nhi - nlo), 0.0)
         return {
@@ -260,19 +128,20 @@ class _Config:
 
     def labels(self, meta):
         """Target, distance to the mean and difficulty from stored metadata."""
-        if self.target == "wbc":
-            count, mean, std = meta["wbc_count"], self.wbc_mean, self.wbc_std
+        p = self.params
+        if p.target == "wbc":
+            count, mean, std = meta["wbc_count"], p.wbc_mean, p.wbc_std
         else:
-            count, mean, std = meta["rbc_count"], self.rbc_mean, self.rbc_std
+            count, mean, std = meta["rbc_count"], p.rbc_mean, p.rbc_std
         distance = np.abs(count - mean)
-        difficulty = _difficulty_score()(
+        difficulty = difficulty_score(
             meta["blur"],
             distance,
-            alpha=self.alpha,
-            beta=self.beta,
+            alpha=p.alpha,
+            beta=p.beta,
             max_blur=MAX_BLUR,
             distance_scale=max(3.0 * std, 1.0),
-            distance_rule=self.distance_rule,
+            distance_rule=p.distance_rule,
         )
         return {
             "target": (count > mean).astype(np.int64),
@@ -287,25 +156,16 @@ class _Config:
             int(meta["wbc_count"][k]),
             int(meta["blur"][k]),
             float(meta["noise"][k]),
-            self.n_frames,
+            self.params.n_frames,
             frames,
             self._seed(index, 1),
             self.render,
         )
 
     def _seed(self, index, stream):
-        return np.random.SeedSequence(self.random_state, spawn_key=(int(index), stream))
-
-
-def _difficulty_score():
-    """:func:`skcells.curriculum.difficulty_score`, imported when needed.
-
-    Importing :mod:`skcells.curriculum` imports torch and skorch; the worker
-    processes that render the cache only render pixels and never need it.
-    """
-    from ..curriculum._competence import difficulty_score
-
-    return difficulty_score
+        return np.random.SeedSequence(
+            self.params.random_state, spawn_key=(int(index), stream)
+        )
 
 
 def _metadata_frame(meta, labels):
@@ -345,7 +205,7 @@ def fetch_synthetic_blood_videos(
     rbc_std=97.9,
     wbc_mean=202.0,
     wbc_std=95.5,
-    condition_proba=PAPER_CONDITION_PROBA,
+    condition_proba=(0.13, 0.304, 0.217, 0.349),
     blur_range=(1, 10),
     noise_range=(0.05, 0.3),
     noise_law="gaussian",
@@ -353,10 +213,10 @@ def fetch_synthetic_blood_videos(
     rbc_radius=0.025,
     wbc_radius=0.035,
     nucleus_ratio=0.5,
-    rbc_absorbance=DEFAULT_RBC_ABSORBANCE,
-    wbc_absorbance=DEFAULT_WBC_ABSORBANCE,
-    nucleus_absorbance=DEFAULT_NUCLEUS_ABSORBANCE,
-    background=DEFAULT_BACKGROUND,
+    rbc_absorbance=(0.02, 0.09, 0.08),
+    wbc_absorbance=(0.16, 0.13, 0.03),
+    nucleus_absorbance=(0.9, 1.0, 0.35),
+    background=(245.0, 240.0, 235.0),
     illumination_jitter=0.02,
     alpha=0.5,
     beta=None,
@@ -385,8 +245,8 @@ def fetch_synthetic_blood_videos(
     size : int, default=128
         Height and width of the frames in pixels (``>= 4``).
     target : {"wbc", "rbc"}, default="wbc"
-        Which count the label describes: 1 when the count of that cell type
-        is above the distribution mean, else 0.
+        Which count the label describes: 1 when the video's count of that
+        cell type is above the distribution mean, else 0.
     data_home : str or path-like, default=None
         Folder of the caches; see :func:`skcells.datasets.get_data_home`.
     random_state : int, default=0
@@ -408,7 +268,63 @@ def fetch_synthetic_blood_videos(
     verbose : bool, default=None
         Show a progress bar while rendering; None shows it when standard
         error is a terminal.
-    <generation parameters>
+    rbc_mean : float, default=5000.0
+        Mean number of red blood cells per video (``>= 0``).
+    rbc_std : float, default=97.9
+        Standard deviation of the RBC count (``>= 0``).  Counts are drawn
+        from a normal law, rounded and clipped at 0.
+    wbc_mean : float, default=202.0
+        Mean number of white blood cells per video (``>= 0``).
+    wbc_std : float, default=95.5
+        Standard deviation of the WBC count (``>= 0``).
+    condition_proba : tuple of 4 float, default=(0.13, 0.304, 0.217, 0.349)
+        Probabilities of the conditions ``"clear"``, ``"blurred"``,
+        ``"noisy"`` and ``"blurred+noisy"``; non-negative, summing to 1.
+    blur_range : tuple of 2 int, default=(1, 10)
+        Inclusive range of the box-blur radius ``b`` of the blurred
+        conditions (uniform integer); within ``[0, 10]``.  Other videos have
+        ``b = 0``.
+    noise_range : tuple of 2 float, default=(0.05, 0.3)
+        Range of the noise level of the noisy conditions (uniform), within
+        ``[0, 1]``; the level is the noise standard deviation as a fraction
+        of 255.  Other videos have no noise.
+    noise_law : {"gaussian", "poisson"}, default="gaussian"
+        The noise model (see :func:`skcells.datasets.add_noise`).
+    step : float, default=1.0
+        Displacement in pixels of each coordinate of each cell per frame
+        (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
+        a coordinate has moved by ``step * sqrt(n)`` pixels on average (rms).
+        ``0`` freezes the cells.
+    rbc_radius : float, default=0.025
+        RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
+        ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames
+        show the same scene at a lower resolution.
+    wbc_radius : float, default=0.035
+        WBC radius as a fraction of ``size`` (4.5 px at 128 px), in
+        ``(0, 0.5]``.
+    nucleus_ratio : float, default=0.5
+        WBC nucleus radius as a fraction of the WBC radius, in ``[0, 1]``.
+    rbc_absorbance : tuple of 3 float, default=(0.02, 0.09, 0.08)
+        Optical density of one RBC at full thickness in the red, green and
+        blue channels (``>= 0``).
+    wbc_absorbance : tuple of 3 float, default=(0.16, 0.13, 0.03)
+        Optical density of the WBC cytoplasm (pale lilac) per channel.
+    nucleus_absorbance : tuple of 3 float, default=(0.9, 1.0, 0.35)
+        Optical density added by the WBC nucleus (dark purple) per channel.
+    background : tuple of 3 float, default=(245.0, 240.0, 235.0)
+        Intensity of an empty field per channel, in ``[0, 255]``.
+    illumination_jitter : float, default=0.02
+        Standard deviation of the log of a random per-video, per-channel gain
+        on the illumination (recordings differ in brightness and white
+        balance), in ``[0, 1]``.  ``0`` disables it.
+    alpha : float, default=0.5
+        Weight of the blur term of the difficulty (paper Eq. 2).
+    beta : float, default=None
+        Weight of the count term of the difficulty; ``1 - alpha`` when None.
+    distance_rule : {"boundary", "literal"}, default="boundary"
+        ``"boundary"``: a count close to the mean (the class boundary) is
+        hard; ``"literal"``: the paper's literal reading, a count far from
+        the mean is hard.  See :func:`skcells.datasets.difficulty_score`.
 
     Returns
     -------
@@ -457,43 +373,16 @@ def fetch_synthetic_blood_videos(
     ...     ["clear", "blurred", "noisy", "blurred+noisy"])
     ((6,), True)
     """
-    config = _Config(
-        n_videos=n_videos,
-        n_frames=n_frames,
-        size=size,
-        target=target,
-        random_state=random_state,
-        rbc_mean=rbc_mean,
-        rbc_std=rbc_std,
-        wbc_mean=wbc_mean,
-        wbc_std=wbc_std,
-        condition_proba=condition_proba,
-        blur_range=blur_range,
-        noise_range=noise_range,
-        noise_law=noise_law,
-        step=step,
-        rbc_radius=rbc_radius,
-        wbc_radius=wbc_radius,
-        nucleus_ratio=nucleus_ratio,
-        rbc_absorbance=rbc_absorbance,
-        wbc_absorbance=wbc_absorbance,
-        nucleus_absorbance=nucleus_absorbance,
-        background=background,
-        illumination_jitter=illumination_jitter,
-        alpha=alpha,
-        beta=beta,
-        distance_rule=distance_rule,
-    )
-    for name, flag in (
-        ("return_X_y", return_X_y),
-        ("check_hash", check_hash),
-        ("force", force),
-    ):
-        if not isinstance(flag, bool | np.bool_):
-            raise TypeError(f"{name} must be a bool, got {flag!r}.")
-    if verbose is not None and not isinstance(verbose, bool | numbers.Integral):
-        raise TypeError(f"verbose must be a bool or None, got {verbose!r}.")
-    n_jobs = _check_n_jobs(n_jobs)
+    # every argument that is a field of GenerationParams, validated there
+    config = _Config(params_from(locals()))
+    with parameter_errors():
+        for name, flag in zip(
+            ("return_X_y", "check_hash", "force"), (return_X_y, check_hash, force)
+        ):
+            check_bool(flag, name)
+        if verbose is not None and not isinstance(verbose, numbers.Integral):
+            raise TypeError(f"verbose must be a bool or None, got {verbose!r}.")
+        n_jobs = effective_n_jobs(check_n_jobs(n_jobs))
 
     params = config.video_params()
     key = params_hash(params)
@@ -525,19 +414,8 @@ def fetch_synthetic_blood_videos(
         difficulty=labels["difficulty"],
         DESCR=load_descr("synthetic_blood_videos.rst"),
         cache_path=str(folder),
-        params={
-            **params,
-            "target": config.target,
-            "alpha": config.alpha,
-            "beta": config.beta,
-            "distance_rule": config.distance_rule,
-        },
+        params=config.all_params(),
     )
-
-
-fetch_synthetic_blood_videos.__doc__ = fetch_synthetic_blood_videos.__doc__.replace(
-    "    <generation parameters>\n", GENERATION_DOC
-)
 
 
 def _cache_is_valid(folder, config, key, check_hash):
@@ -600,7 +478,7 @@ def _build_cache(folder, config, key, *, n_jobs, verbose):
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    n = config.n_videos
+    n = config.params.n_videos
     meta = config.item_metadata(np.arange(n))
     video_bytes = int(np.prod(config.shape[1:]))
     chunk = max(1, min(-(-n // (4 * n_jobs)), _CHUNK_BYTES // video_bytes))
@@ -651,67 +529,3 @@ def _render_chunk(config, start, meta, path, offset):
         for k in range(count):
             f.write(config.render_item(start + k, meta, k).data)
     return count
-
-
-def _check_n_jobs(n_jobs):
-    """Resolve ``n_jobs`` to a positive number of processes."""
-    from joblib import effective_n_jobs
-
-    if n_jobs is not None and (
-        isinstance(n_jobs, bool)
-        or not isinstance(n_jobs, numbers.Integral)
-        or n_jobs == 0
-    ):
-        raise ValueError(f"n_jobs must be None or a non-zero int, got {n_jobs!r}.")
-    return effective_n_jobs(n_jobs)
-
-
-def _check_proba(proba):
-    """Four non-negative probabilities summing to 1, as a tuple of float."""
-    accepted = "4 non-negative numbers summing to 1 (clear, blurred, noisy, both)"
-    try:
-        arr = np.asarray(proba, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"condition_proba must be {accepted}, got {proba!r}.") from None
-    if (
-        arr.shape != (4,)
-        or not np.all(np.isfinite(arr))
-        or np.any(arr < 0)
-        or not np.isclose(arr.sum(), 1.0, rtol=0, atol=1e-6)
-    ):
-        raise ValueError(f"condition_proba must be {accepted}, got {proba!r}.")
-    return tuple(float(p) for p in arr)
-
-
-def _check_blur_range(blur_range):
-    """Two integers ``lo <= hi`` in ``[0, MAX_BLUR]``."""
-    accepted = f"two integers lo <= hi in [0, {MAX_BLUR}]"
-    try:
-        lo, hi = blur_range
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"blur_range must be {accepted}, got {blur_range!r}."
-        ) from None
-    for v in (lo, hi):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise ValueError(f"blur_range must be {accepted}, got {blur_range!r}.")
-    if not 0 <= lo <= hi <= MAX_BLUR:
-        raise ValueError(f"blur_range must be {accepted}, got {blur_range!r}.")
-    return int(lo), int(hi)
-
-
-def _check_noise_range(noise_range):
-    """Two reals ``lo <= hi`` in ``[0, 1]``."""
-    accepted = "two real numbers lo <= hi in [0, 1]"
-    try:
-        lo, hi = noise_range
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"noise_range must be {accepted}, got {noise_range!r}."
-        ) from None
-    for v in (lo, hi):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
-            raise ValueError(f"noise_range must be {accepted}, got {noise_range!r}.")
-    if not 0 <= lo <= hi <= 1:
-        raise ValueError(f"noise_range must be {accepted}, got {noise_range!r}.")
-    return float(lo), float(hi)

@@ -4,7 +4,6 @@ Kept apart from :mod:`skcells.datasets._synthetic` because it imports torch;
 ``skcells.datasets`` imports it on first use.
 """
 
-import numbers
 import operator
 from collections.abc import Sequence
 from functools import cached_property
@@ -12,18 +11,9 @@ from functools import cached_property
 import numpy as np
 from torch.utils.data import Dataset
 
-from ._render import (
-    DEFAULT_BACKGROUND,
-    DEFAULT_NUCLEUS_ABSORBANCE,
-    DEFAULT_RBC_ABSORBANCE,
-    DEFAULT_WBC_ABSORBANCE,
-)
-from ._synthetic import (
-    GENERATION_DOC,
-    PAPER_CONDITION_PROBA,
-    _Config,
-    _metadata_frame,
-)
+from ._params import params_from
+from ._render import check_frames
+from ._synthetic import _Config, _metadata_frame
 
 __all__ = ["SyntheticBloodVideos"]
 
@@ -64,7 +54,63 @@ class SyntheticBloodVideos(Dataset, Sequence):
         value is returned instead.
     random_state : int, default=0
         Seed of the whole dataset (non-negative).
-    <generation parameters>
+    rbc_mean : float, default=5000.0
+        Mean number of red blood cells per video (``>= 0``).
+    rbc_std : float, default=97.9
+        Standard deviation of the RBC count (``>= 0``).  Counts are drawn
+        from a normal law, rounded and clipped at 0.
+    wbc_mean : float, default=202.0
+        Mean number of white blood cells per video (``>= 0``).
+    wbc_std : float, default=95.5
+        Standard deviation of the WBC count (``>= 0``).
+    condition_proba : tuple of 4 float, default=(0.13, 0.304, 0.217, 0.349)
+        Probabilities of the conditions ``"clear"``, ``"blurred"``,
+        ``"noisy"`` and ``"blurred+noisy"``; non-negative, summing to 1.
+    blur_range : tuple of 2 int, default=(1, 10)
+        Inclusive range of the box-blur radius ``b`` of the blurred
+        conditions (uniform integer); within ``[0, 10]``.  Other videos have
+        ``b = 0``.
+    noise_range : tuple of 2 float, default=(0.05, 0.3)
+        Range of the noise level of the noisy conditions (uniform), within
+        ``[0, 1]``; the level is the noise standard deviation as a fraction
+        of 255.  Other videos have no noise.
+    noise_law : {"gaussian", "poisson"}, default="gaussian"
+        The noise model (see :func:`skcells.datasets.add_noise`).
+    step : float, default=1.0
+        Displacement in pixels of each coordinate of each cell per frame
+        (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
+        a coordinate has moved by ``step * sqrt(n)`` pixels on average (rms).
+        ``0`` freezes the cells.
+    rbc_radius : float, default=0.025
+        RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
+        ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames
+        show the same scene at a lower resolution.
+    wbc_radius : float, default=0.035
+        WBC radius as a fraction of ``size`` (4.5 px at 128 px), in
+        ``(0, 0.5]``.
+    nucleus_ratio : float, default=0.5
+        WBC nucleus radius as a fraction of the WBC radius, in ``[0, 1]``.
+    rbc_absorbance : tuple of 3 float, default=(0.02, 0.09, 0.08)
+        Optical density of one RBC at full thickness in the red, green and
+        blue channels (``>= 0``).
+    wbc_absorbance : tuple of 3 float, default=(0.16, 0.13, 0.03)
+        Optical density of the WBC cytoplasm (pale lilac) per channel.
+    nucleus_absorbance : tuple of 3 float, default=(0.9, 1.0, 0.35)
+        Optical density added by the WBC nucleus (dark purple) per channel.
+    background : tuple of 3 float, default=(245.0, 240.0, 235.0)
+        Intensity of an empty field per channel, in ``[0, 255]``.
+    illumination_jitter : float, default=0.02
+        Standard deviation of the log of a random per-video, per-channel gain
+        on the illumination (recordings differ in brightness and white
+        balance), in ``[0, 1]``.  ``0`` disables it.
+    alpha : float, default=0.5
+        Weight of the blur term of the difficulty (paper Eq. 2).
+    beta : float, default=None
+        Weight of the count term of the difficulty; ``1 - alpha`` when None.
+    distance_rule : {"boundary", "literal"}, default="boundary"
+        ``"boundary"``: a count close to the mean (the class boundary) is
+        hard; ``"literal"``: the paper's literal reading, a count far from
+        the mean is hard.  See :func:`skcells.datasets.difficulty_score`.
 
     Attributes
     ----------
@@ -110,7 +156,7 @@ class SyntheticBloodVideos(Dataset, Sequence):
         rbc_std=97.9,
         wbc_mean=202.0,
         wbc_std=95.5,
-        condition_proba=PAPER_CONDITION_PROBA,
+        condition_proba=(0.13, 0.304, 0.217, 0.349),
         blur_range=(1, 10),
         noise_range=(0.05, 0.3),
         noise_law="gaussian",
@@ -118,59 +164,33 @@ class SyntheticBloodVideos(Dataset, Sequence):
         rbc_radius=0.025,
         wbc_radius=0.035,
         nucleus_ratio=0.5,
-        rbc_absorbance=DEFAULT_RBC_ABSORBANCE,
-        wbc_absorbance=DEFAULT_WBC_ABSORBANCE,
-        nucleus_absorbance=DEFAULT_NUCLEUS_ABSORBANCE,
-        background=DEFAULT_BACKGROUND,
+        rbc_absorbance=(0.02, 0.09, 0.08),
+        wbc_absorbance=(0.16, 0.13, 0.03),
+        nucleus_absorbance=(0.9, 1.0, 0.35),
+        background=(245.0, 240.0, 235.0),
         illumination_jitter=0.02,
         alpha=0.5,
         beta=None,
         distance_rule="boundary",
     ):
-        self._config = _Config(
-            n_videos=n_videos,
-            n_frames=n_frames,
-            size=size,
-            target=target,
-            random_state=random_state,
-            rbc_mean=rbc_mean,
-            rbc_std=rbc_std,
-            wbc_mean=wbc_mean,
-            wbc_std=wbc_std,
-            condition_proba=condition_proba,
-            blur_range=blur_range,
-            noise_range=noise_range,
-            noise_law=noise_law,
-            step=step,
-            rbc_radius=rbc_radius,
-            wbc_radius=wbc_radius,
-            nucleus_ratio=nucleus_ratio,
-            rbc_absorbance=rbc_absorbance,
-            wbc_absorbance=wbc_absorbance,
-            nucleus_absorbance=nucleus_absorbance,
-            background=background,
-            illumination_jitter=illumination_jitter,
-            alpha=alpha,
-            beta=beta,
-            distance_rule=distance_rule,
-        )
+        # every argument that is a field of GenerationParams, validated there
+        self._config = _Config(params_from(locals()))
         for name, fn in (
             ("transform", transform),
             ("target_transform", target_transform),
         ):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable or None, got {fn!r}.")
-        self._frame_index, self._single_frame = _check_frame_selection(
-            frames, self._config.n_frames
-        )
-        self.n_videos = self._config.n_videos
-        self.n_frames = self._config.n_frames
-        self.size = self._config.size
-        self.target = target
+        params = self._config.params
+        self._frame_index, self._single_frame = check_frames(frames, params.n_frames)
+        self.n_videos = params.n_videos
+        self.n_frames = params.n_frames
+        self.size = params.size
+        self.target = params.target
         self.frames = frames
         self.transform = transform
         self.target_transform = target_transform
-        self.random_state = self._config.random_state
+        self.random_state = params.random_state
 
     def __len__(self):
         return self.n_videos
@@ -219,41 +239,3 @@ class SyntheticBloodVideos(Dataset, Sequence):
     def targets(self):
         """The labels of all videos, an int ndarray of shape (n_videos,)."""
         return self.metadata["target"].to_numpy()
-
-
-SyntheticBloodVideos.__doc__ = SyntheticBloodVideos.__doc__.replace(
-    "    <generation parameters>\n", GENERATION_DOC
-)
-
-
-def _check_frame_selection(frames, n_frames):
-    """Frame indices to render and whether a single frame was asked for."""
-    if frames is None:
-        return None, False
-    if isinstance(frames, slice):
-        index = np.arange(n_frames)[frames]
-        if index.size == 0:
-            raise ValueError(
-                f"frames must select at least one of the {n_frames} frames, got "
-                f"{frames!r}."
-            )
-        return index, False
-    if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):
-        if not -n_frames <= frames < n_frames:
-            raise ValueError(
-                f"frames must be a frame index in [0, {n_frames}), got {frames!r}."
-            )
-        return np.array([frames % n_frames]), True
-    arr = np.asarray(frames)
-    if (
-        arr.ndim != 1
-        or arr.size == 0
-        or not np.issubdtype(arr.dtype, np.integer)
-        or arr.min() < 0
-        or arr.max() >= n_frames
-    ):
-        raise ValueError(
-            "frames must be None, an int, a slice or a non-empty sequence of "
-            f"frame indices in [0, {n_frames}), got {frames!r}."
-        )
-    return arr.astype(np.intp), False

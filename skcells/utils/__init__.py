@@ -14,6 +14,7 @@ from ._cache import (
     write_manifest,
 )
 from ._validation import (
+    check_array_1d,
     check_bool,
     check_int,
     check_n_jobs,
@@ -27,6 +28,7 @@ __all__ = [
     "atomic_directory",
     "atomic_file",
     "cache_lock",
+    "check_array_1d",
     "check_bool",
     "check_int",
     "check_n_jobs",

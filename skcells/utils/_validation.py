@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import check_scalar
 
 __all__ = [
+    "check_array_1d",
     "check_bool",
     "check_int",
     "check_n_jobs",
@@ -351,3 +352,50 @@ def check_n_jobs(n_jobs, name="n_jobs"):
     if n_jobs < 0:
         return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
     return int(n_jobs)
+
+
+def check_array_1d(value, name):
+    """Return ``value`` as a finite 1-D float array.
+
+    Parameters
+    ----------
+    value : array-like
+        The argument.
+    name : str
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    array : ndarray of shape (n,), dtype float64
+        The validated values.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not numeric.
+    ValueError
+        If it is not 1-D or holds NaN or infinity (the message gives the
+        first such value and its index).
+
+    Examples
+    --------
+    >>> from skcells.utils import check_array_1d
+    >>> check_array_1d([0, 2.5], "difficulty")
+    array([0. , 2.5])
+    """
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be a 1-D array of numbers, got {type(value).__name__}."
+        ) from exc
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}.")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must not contain NaN or infinity, got {int(bad.sum())} "
+            f"non-finite value(s), the first {float(arr[first])} at index {first}."
+        )
+    return arr

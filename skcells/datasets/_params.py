@@ -1,0 +1,227 @@
+"""The parameters of the synthetic blood-cell videos, declared once.
+
+:class:`GenerationParams` holds the name, default, check and command-line
+help of every parameter; :func:`fetch_synthetic_blood_videos`,
+:class:`SyntheticBloodVideos`, :func:`render_video` and the ``skcells
+generate`` and ``skcells show`` options validate through it, and a test
+checks that their signatures, options and docstrings agree with it.
+"""
+
+import contextlib
+import dataclasses
+from functools import partial
+from typing import Literal
+
+from sklearn.utils._param_validation import InvalidParameterError
+
+from ..utils import check_int, check_option, check_range, check_real, check_vector
+from ._degrade import MAX_BLUR, NOISE_LAWS
+from ._difficulty import DISTANCE_RULES, check_weights
+
+__all__ = ["GenerationParams"]
+
+#: The imaging conditions, in the order of their probabilities.
+CONDITIONS = ("clear", "blurred", "noisy", "blurred+noisy")
+#: Paper Appendix A: proportions of clear / blurred / noisy / blurred+noisy.
+PAPER_CONDITION_PROBA = (0.13, 0.304, 0.217, 0.349)
+TARGETS = ("wbc", "rbc")
+
+
+@contextlib.contextmanager
+def parameter_errors():
+    """Raise a bad argument as scikit-learn's ``InvalidParameterError``.
+
+    It is both a ValueError and a TypeError, as scikit-learn raises for its
+    own parameters: ``2.5`` where an int is expected is both a wrong type and
+    a wrong value, so callers may catch either.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(str(exc)) from None
+
+
+def _field(default, help, check, *, label=False, **bounds):
+    """One parameter: its default, command-line help and check (with bounds).
+
+    ``label=True`` marks the parameters that change the labels and the
+    difficulties only, not the pixels (they are not part of the cache key).
+    """
+    meta = {"help": help, "check": partial(check, **bounds), "label": label}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _real_or_none(value, name, **bounds):
+    return None if value is None else check_real(value, name, **bounds)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationParams:
+    """The parameters that define a synthetic blood-cell dataset.
+
+    The one declaration of the names, defaults and checks of the generation
+    parameters of :func:`fetch_synthetic_blood_videos`,
+    :class:`SyntheticBloodVideos`, :func:`render_video` (the appearance
+    subset) and the ``skcells generate`` and ``skcells show`` options.  An
+    instance is validated when it is created and holds canonical Python
+    values (``int``, ``float``, ``str``, tuples); a bad value raises an
+    error, both a ValueError and a TypeError, that names the parameter.
+    Pass ``**dataclasses.asdict(params)`` to the functions above.
+
+    Attributes
+    ----------
+    n_videos : int, default=1150
+        Number of videos (``>= 1``).
+    n_frames : int, default=100
+        Frames per video (``>= 1``).
+    size : int, default=128
+        Height and width of the frames in pixels (``>= 4``).
+    target : {"wbc", "rbc"}, default="wbc"
+        Which count the label describes: 1 when the video's count of that
+        cell type is above the distribution mean, else 0.
+    random_state : int, default=0
+        Seed of the whole dataset (non-negative).
+    rbc_mean : float, default=5000.0
+        Mean number of red blood cells per video (``>= 0``).
+    rbc_std : float, default=97.9
+        Standard deviation of the RBC count (``>= 0``).  Counts are drawn
+        from a normal law, rounded and clipped at 0.
+    wbc_mean : float, default=202.0
+        Mean number of white blood cells per video (``>= 0``).
+    wbc_std : float, default=95.5
+        Standard deviation of the WBC count (``>= 0``).
+    condition_proba : tuple of 4 float, default=(0.13, 0.304, 0.217, 0.349)
+        Probabilities of the conditions ``"clear"``, ``"blurred"``,
+        ``"noisy"`` and ``"blurred+noisy"``; non-negative, summing to 1.
+    blur_range : tuple of 2 int, default=(1, 10)
+        Inclusive range of the box-blur radius ``b`` of the blurred
+        conditions (uniform integer); within ``[0, 10]``.  Other videos have
+        ``b = 0``.
+    noise_range : tuple of 2 float, default=(0.05, 0.3)
+        Range of the noise level of the noisy conditions (uniform), within
+        ``[0, 1]``; the level is the noise standard deviation as a fraction
+        of 255.  Other videos have no noise.
+    noise_law : {"gaussian", "poisson"}, default="gaussian"
+        The noise model (see :func:`skcells.datasets.add_noise`).
+    step : float, default=1.0
+        Displacement in pixels of each coordinate of each cell per frame
+        (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
+        a coordinate has moved by ``step * sqrt(n)`` pixels on average (rms).
+        ``0`` freezes the cells.
+    rbc_radius : float, default=0.025
+        RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
+        ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames
+        show the same scene at a lower resolution.
+    wbc_radius : float, default=0.035
+        WBC radius as a fraction of ``size`` (4.5 px at 128 px), in
+        ``(0, 0.5]``.
+    nucleus_ratio : float, default=0.5
+        WBC nucleus radius as a fraction of the WBC radius, in ``[0, 1]``.
+    rbc_absorbance : tuple of 3 float, default=(0.02, 0.09, 0.08)
+        Optical density of one RBC at full thickness in the red, green and
+        blue channels (``>= 0``).
+    wbc_absorbance : tuple of 3 float, default=(0.16, 0.13, 0.03)
+        Optical density of the WBC cytoplasm (pale lilac) per channel.
+    nucleus_absorbance : tuple of 3 float, default=(0.9, 1.0, 0.35)
+        Optical density added by the WBC nucleus (dark purple) per channel.
+    background : tuple of 3 float, default=(245.0, 240.0, 235.0)
+        Intensity of an empty field per channel, in ``[0, 255]``.
+    illumination_jitter : float, default=0.02
+        Standard deviation of the log of a random per-video, per-channel gain
+        on the illumination (recordings differ in brightness and white
+        balance), in ``[0, 1]``.  ``0`` disables it.
+    alpha : float, default=0.5
+        Weight of the blur term of the difficulty (paper Eq. 2).
+    beta : float, default=None
+        Weight of the count term of the difficulty; ``1 - alpha`` when None.
+    distance_rule : {"boundary", "literal"}, default="boundary"
+        ``"boundary"``: a count close to the mean (the class boundary) is
+        hard; ``"literal"``: the paper's literal reading, a count far from
+        the mean is hard.  See :func:`skcells.datasets.difficulty_score`.
+
+    See Also
+    --------
+    fetch_synthetic_blood_videos : The videos, cached on disk.
+    SyntheticBloodVideos : The videos, rendered on demand.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from skcells.datasets import GenerationParams, SyntheticBloodVideos
+    >>> params = GenerationParams(n_videos=4, n_frames=2, size=16, rbc_mean=4000)
+    >>> params.rbc_mean, params.noise_range
+    (4000.0, (0.05, 0.3))
+    >>> len(SyntheticBloodVideos(**dataclasses.asdict(params)))
+    4
+    """
+
+    n_videos: int = _field(1150, "number of videos", check_int, low=1)
+    n_frames: int = _field(100, "frames per video", check_int, low=1)
+    size: int = _field(128, "frame side in pixels", check_int, low=4)
+    target: Literal[TARGETS] = _field(
+        "wbc", "the count of the label", check_option, options=TARGETS, label=True
+    )
+    random_state: int = _field(0, "seed of the dataset", check_int, low=0)
+    rbc_mean: float = _field(5000.0, "mean RBC count", check_real, low=0)
+    rbc_std: float = _field(97.9, "std of the RBC count", check_real, low=0)
+    wbc_mean: float = _field(202.0, "mean WBC count", check_real, low=0)
+    wbc_std: float = _field(95.5, "std of the WBC count", check_real, low=0)
+    condition_proba: tuple[float, float, float, float] = _field(
+        PAPER_CONDITION_PROBA, "probabilities", check_vector, length=4, low=0, total=1
+    )
+    blur_range: tuple[int, int] = _field(
+        (1, 10), "blur radius range", check_range, integer=True, low=0, high=MAX_BLUR
+    )
+    noise_range: tuple[float, float] = _field(
+        (0.05, 0.3), "noise level range", check_range, low=0, high=1
+    )
+    noise_law: Literal[NOISE_LAWS] = _field(
+        "gaussian", "the noise model", check_option, options=NOISE_LAWS
+    )
+    step: float = _field(1.0, "Brownian step in pixels", check_real, low=0)
+    rbc_radius: float = _field(
+        0.025, "RBC radius / size", check_real, low=0, low_open=True, high=0.5
+    )
+    wbc_radius: float = _field(
+        0.035, "WBC radius / size", check_real, low=0, low_open=True, high=0.5
+    )
+    nucleus_ratio: float = _field(
+        0.5, "nucleus radius / WBC radius", check_real, low=0, high=1
+    )
+    rbc_absorbance: tuple[float, float, float] = _field(
+        (0.02, 0.09, 0.08), "RBC optical density", check_vector, length=3, low=0
+    )
+    wbc_absorbance: tuple[float, float, float] = _field(
+        (0.16, 0.13, 0.03), "WBC optical density", check_vector, length=3, low=0
+    )
+    nucleus_absorbance: tuple[float, float, float] = _field(
+        (0.9, 1.0, 0.35), "nucleus optical density", check_vector, length=3, low=0
+    )
+    background: tuple[float, float, float] = _field(
+        (245.0, 240.0, 235.0), "RGB intensity", check_vector, length=3, low=0, high=255
+    )
+    illumination_jitter: float = _field(
+        0.02, "std of the log illumination gain", check_real, low=0, high=1
+    )
+    alpha: float = _field(
+        0.5, "blur weight of the difficulty", check_real, low=0, high=1, label=True
+    )
+    beta: float | None = _field(
+        None, "count weight (None: 1 - alpha)", _real_or_none, low=0, high=1, label=True
+    )
+    distance_rule: Literal[DISTANCE_RULES] = _field(
+        "boundary", "hard counts", check_option, options=DISTANCE_RULES, label=True
+    )
+
+    def __post_init__(self):
+        with parameter_errors():
+            for field in dataclasses.fields(self):
+                value = field.metadata["check"](getattr(self, field.name), field.name)
+                object.__setattr__(self, field.name, value)
+            check_weights(self.alpha, self.beta)
+
+
+def params_from(arguments):
+    """The :class:`GenerationParams` among a function's ``locals()``."""
+    names = (field.name for field in dataclasses.fields(GenerationParams))
+    return GenerationParams(**{name: arguments[name] for name in names})
