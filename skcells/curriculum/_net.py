@@ -254,7 +254,19 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         skorch's ``fit`` calls ``partial_fit`` without ``difficulty``: that
         inner call keeps the curriculum its ``fit`` set up.
         """
-        self._check_params()
+        if self.curriculum_epochs is not None:
+            check_real(
+                self.curriculum_epochs, "curriculum_epochs", low=0, low_open=True
+            )
+        check_real(
+            self.initial_competence, "initial_competence", low=0, high=1, low_open=True
+        )
+        check_real(self.competence_power, "competence_power", low=1)
+        check_option(
+            self.difficulty_scaling, "difficulty_scaling", _DIFFICULTY_SCALINGS
+        )
+        if self.min_curriculum_samples is not None:
+            check_int(self.min_curriculum_samples, "min_curriculum_samples", low=1)
         if difficulty is None:
             yield
             return
@@ -272,21 +284,6 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
             yield
         finally:
             self._curriculum_ = None
-
-    def _check_params(self):
-        if self.curriculum_epochs is not None:
-            check_real(
-                self.curriculum_epochs, "curriculum_epochs", low=0, low_open=True
-            )
-        check_real(
-            self.initial_competence, "initial_competence", low=0, high=1, low_open=True
-        )
-        check_real(self.competence_power, "competence_power", low=1)
-        check_option(
-            self.difficulty_scaling, "difficulty_scaling", _DIFFICULTY_SCALINGS
-        )
-        if self.min_curriculum_samples is not None:
-            check_int(self.min_curriculum_samples, "min_curriculum_samples", low=1)
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split the data as skorch does and align the difficulty with it.
