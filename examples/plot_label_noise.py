@@ -12,7 +12,7 @@ network:
 
 - the noise is the "pair flip" of Han et al. (2018), ``i -> i + 1 (mod 10)``
   on 20 % of every class, from :func:`~skcells.noise.asymmetric_label_noise`;
-- the loss is :class:`~skcells.noise.SmoothedCrossEntropyLoss`;
+- the loss is PyTorch's ``torch.nn.CrossEntropyLoss(label_smoothing=0.4)``;
 - the multi-view predictions use 50 views.  A 10-20 % crop of an 8 x 8
   digit is about 3 x 3 pixels, too little to tell digits apart, so the crops
   here cover 50-80 % of the image, resized back to 8 x 8.
@@ -36,7 +36,7 @@ from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
 
 from skcells.multiview import MultiViewClassifier, aggregate_mode, aggregate_weighted
-from skcells.noise import SmoothedCrossEntropyLoss, asymmetric_label_noise
+from skcells.noise import asymmetric_label_noise
 
 digits = load_digits()
 X = (digits.images / 16.0).astype(np.float32)[:, None]  # (1797, 1, 8, 8)
@@ -61,8 +61,8 @@ plt.show()
 # %%
 # A small network and the multi-view wrapper
 # ------------------------------------------
-# The network returns logits; :class:`~skcells.noise.SmoothedCrossEntropyLoss`
-# is its skorch criterion, with ``criterion__smoothing`` the smoothing ratio.
+# The network returns logits; :class:`torch.nn.CrossEntropyLoss` is its skorch
+# criterion, with ``criterion__label_smoothing`` the smoothing ratio.
 # The optimiser follows the paper's Appendix D: Adam, learning rate 0.001,
 # weight decay 0.01, batch size 128.  The net is trained on one fresh random
 # crop of every image per epoch (the multi-view training augmentation).
@@ -93,8 +93,8 @@ def make_classifier(smoothing):
     """A multi-view classifier around a skorch net with label smoothing."""
     net = NeuralNetClassifier(
         DigitsCNN,
-        criterion=SmoothedCrossEntropyLoss,
-        criterion__smoothing=smoothing,
+        criterion=torch.nn.CrossEntropyLoss,
+        criterion__label_smoothing=smoothing,
         optimizer=torch.optim.Adam,
         optimizer__weight_decay=0.01,
         lr=1e-3,

@@ -6,30 +6,24 @@ automobile, bird -> airplane, deer -> horse, cat <-> dog), and trains with
 label smoothing (Wei et al., 2021).  :func:`asymmetric_label_noise` applies
 that mapping, or any other class mapping (for example the "pair flip" of
 Han et al. (2018) on scikit-learn's digits), flipping exactly
-``round(rate * n_c)`` labels of every source class ``c``.
-:class:`SmoothedCrossEntropyLoss` is the smoothed loss as a skorch
-criterion.
+``round(rate * n_c)`` labels of every source class ``c``.  The smoothed loss
+is PyTorch's ``torch.nn.CrossEntropyLoss(label_smoothing=0.4)``.
 """
 
-import numbers
+import warnings
 from collections.abc import Mapping
+from numbers import Real
 from types import MappingProxyType
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
+from .utils import check_option, check_real
+
+CIFAR10_CLASSES = tuple(
+    "airplane automobile bird cat deer dog frog horse ship truck".split()
 )
 
 # Ma et al. (2020): truck -> automobile, bird -> airplane, deer -> horse,
@@ -76,26 +70,16 @@ def pairflip_mapping(classes):
 
 
 def _resolve_mapping(mapping, y):
-    if isinstance(mapping, str):
-        if mapping == "cifar10":
-            if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() > 9)):
-                raise ValueError(
-                    "mapping='cifar10' needs CIFAR-10 class indices (integers in "
-                    f"0-9) as y, got labels of dtype {y.dtype} in "
-                    f"{np.unique(y)[:10]!r}."
-                )
-            return dict(CIFAR10_ASYMMETRIC_MAPPING)
-        if mapping == "pairflip":
-            return pairflip_mapping(np.unique(y))
-        raise ValueError(
-            f"mapping must be one of {list(MAPPINGS)} or a dict of source label "
-            f"to noisy label, got {mapping!r}."
-        )
-    if not isinstance(mapping, Mapping):
-        raise TypeError(
-            f"mapping must be one of {list(MAPPINGS)} or a dict of source label "
-            f"to noisy label, got {type(mapping).__name__}."
-        )
+    if mapping == "cifar10":
+        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() > 9)):
+            raise ValueError(
+                "mapping='cifar10' needs CIFAR-10 class indices (integers in "
+                f"0-9) as y, got labels of dtype {y.dtype} in "
+                f"{np.unique(y)[:10]!r}."
+            )
+        return dict(CIFAR10_ASYMMETRIC_MAPPING)
+    if mapping == "pairflip":
+        return pairflip_mapping(np.unique(y))
     if not mapping:
         raise ValueError("mapping must not be empty, got {}.")
     same = [k for k, v in mapping.items() if k == v]
@@ -107,6 +91,15 @@ def _resolve_mapping(mapping, y):
     return dict(mapping)
 
 
+@validate_params(
+    {
+        "y": ["array-like"],
+        "rate": [Interval(Real, 0, 1, closed="both")],
+        "mapping": [StrOptions(set(MAPPINGS)), Mapping],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def asymmetric_label_noise(y, rate, *, mapping="cifar10", random_state=None):
     """Flip a fixed fraction of each source class to a mapped class.
 
@@ -154,12 +147,6 @@ def asymmetric_label_noise(y, rate, *, mapping="cifar10", random_state=None):
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D of shape (n_samples,), got shape {y.shape}.")
-    if (
-        not isinstance(rate, numbers.Real)
-        or isinstance(rate, bool)
-        or not 0 <= rate <= 1
-    ):
-        raise ValueError(f"rate must be a real number in [0, 1], got {rate!r}.")
     mapping = _resolve_mapping(mapping, y)
     targets = np.asarray(list(mapping.values()))
     try:
@@ -181,19 +168,32 @@ def asymmetric_label_noise(y, rate, *, mapping="cifar10", random_state=None):
     return y_noisy
 
 
+def _warn_deprecated(name):
+    warnings.warn(
+        f"{name} is deprecated and will be removed in a future release; use "
+        "torch.nn.CrossEntropyLoss(label_smoothing=smoothing), the same loss "
+        "(as a skorch criterion: criterion=torch.nn.CrossEntropyLoss, "
+        "criterion__label_smoothing=smoothing).",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
 class SmoothedCrossEntropyLoss(torch.nn.CrossEntropyLoss):
-    """Cross-entropy with label smoothing, usable as a skorch criterion.
+    """Cross-entropy with label smoothing (deprecated alias).
+
+    .. deprecated:: 0.1
+        Use ``torch.nn.CrossEntropyLoss(label_smoothing=smoothing)``, which
+        computes the same loss; this alias warns and will be removed.
 
     The target distribution is ``(1 - smoothing) * one_hot + smoothing /
     n_classes`` (Szegedy et al., 2016; with noisy labels Wei et al., 2021;
-    the paper's Table 2 uses ``smoothing=0.4``).  It is a
-    :class:`torch.nn.CrossEntropyLoss`, so it takes logits, and skorch's
-    ``NeuralNetClassifier`` applies a softmax in ``predict_proba``.
+    the paper's Table 2 uses ``smoothing=0.4``).
 
     Parameters
     ----------
     smoothing : float, default=0.0
-        Smoothing ratio in ``[0, 1]``; 0 is the plain cross-entropy.
+        Smoothing ratio in ``[0, 1]`` (torch's ``label_smoothing``).
     weight : torch.Tensor of shape (n_classes,), default=None
         Class weights, as in :class:`torch.nn.CrossEntropyLoss`.
     reduction : {"mean", "sum", "none"}, default="mean"
@@ -202,37 +202,28 @@ class SmoothedCrossEntropyLoss(torch.nn.CrossEntropyLoss):
     Examples
     --------
     >>> import torch
-    >>> from skcells.noise import SmoothedCrossEntropyLoss
-    >>> loss = SmoothedCrossEntropyLoss(smoothing=0.4)
+    >>> loss = torch.nn.CrossEntropyLoss(label_smoothing=0.4)  # not this alias
     >>> logits = torch.tensor([[2.0, 0.0]])
     >>> round(float(loss(logits, torch.tensor([0]))), 4)
     0.5269
-
-    As a skorch criterion: ``NeuralNetClassifier(module,
-    criterion=SmoothedCrossEntropyLoss, criterion__smoothing=0.4)``.
     """
 
     def __init__(self, smoothing=0.0, *, weight=None, reduction="mean"):
-        if (
-            not isinstance(smoothing, numbers.Real)
-            or isinstance(smoothing, bool)
-            or not 0 <= smoothing <= 1
-        ):
-            raise ValueError(
-                f"smoothing must be a real number in [0, 1], got {smoothing!r}."
-            )
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"reduction must be one of ['mean', 'sum', 'none'], got {reduction!r}."
-            )
-        super().__init__(
-            weight=weight, reduction=reduction, label_smoothing=float(smoothing)
-        )
-        self.smoothing = float(smoothing)
+        _warn_deprecated("SmoothedCrossEntropyLoss")
+        try:
+            smoothing = check_real(smoothing, "smoothing", low=0, high=1)
+        except TypeError as exc:  # this class has always raised ValueError
+            raise ValueError(str(exc)) from None
+        check_option(reduction, "reduction", ("mean", "sum", "none"))
+        super().__init__(weight=weight, reduction=reduction, label_smoothing=smoothing)
+        self.smoothing = smoothing
 
 
 def label_smoothing_loss(smoothing):
-    """Return a label-smoothing cross-entropy loss.
+    """Return a label-smoothing cross-entropy loss (deprecated).
+
+    .. deprecated:: 0.1
+        Use ``torch.nn.CrossEntropyLoss(label_smoothing=smoothing)``.
 
     Parameters
     ----------
@@ -243,14 +234,11 @@ def label_smoothing_loss(smoothing):
     -------
     loss : SmoothedCrossEntropyLoss
         The loss module.
-
-    Examples
-    --------
-    >>> from skcells.noise import label_smoothing_loss
-    >>> label_smoothing_loss(0.4).label_smoothing
-    0.4
     """
-    return SmoothedCrossEntropyLoss(smoothing)
+    _warn_deprecated("label_smoothing_loss")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return SmoothedCrossEntropyLoss(smoothing)
 
 
 __all__ = [

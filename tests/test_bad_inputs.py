@@ -1499,7 +1499,13 @@ bad(
 bad(
     "option", "make_model-kwarg", lambda: make_model("cnn9", 2, foo=1), TypeError, "foo"
 )
-bad("type", "read_checkpoint", lambda: read_checkpoint(5), TypeError, "checkpoint path")
+bad(
+    "type",
+    "read_checkpoint",
+    lambda: read_checkpoint(5),
+    TypeError,
+    "'path' parameter of read_checkpoint",
+)
 bad(
     "empty",
     "read_checkpoint-missing",

@@ -79,8 +79,17 @@ def test_cnn9_rejects_bad_inputs(shape, match):
     [
         ({"n_classes": 0}, ValueError, "n_classes must be an int >= 1, got 0"),
         ({"n_classes": 2.0}, TypeError, "n_classes"),
-        ({"width": 0}, ValueError, "width must be a real number > 0, got 0"),
-        ({"dropout": 1.0}, ValueError, r"dropout must be .* \[0, 1\), got 1.0"),
+        (
+            {"width": 0},
+            ValueError,
+            r"'width' parameter of CNN9.* must be a float in the range \(0.0, inf\)"
+            r"\. Got 0 ",
+        ),
+        (
+            {"dropout": 1.0},
+            ValueError,
+            r"'dropout' parameter .* \[0.0, 1.0\)\. Got 1.0",
+        ),
         ({"in_channels": True}, TypeError, "in_channels"),
         ({"negative_slope": "x"}, TypeError, "negative_slope"),
     ],
@@ -280,11 +289,17 @@ def test_cnn9_checkpoint_round_trip_with_data_parallel_prefix(tmp_path):
 
 
 def test_make_model_errors(tmp_path):
-    with pytest.raises(ValueError, match="name must be one of .*got 'vgg'"):
+    with pytest.raises(
+        ValueError,
+        match="'name' parameter of make_model must be a str among .*Got 'vgg'",
+    ):
         make_model("vgg", 2)
     with pytest.raises(ValueError, match="n_classes must be an int >= 1, got 0"):
         make_model("cnn9", 0)
-    with pytest.raises(TypeError, match="pretrained must be None, True or a"):
+    with pytest.raises(
+        TypeError,
+        match="'pretrained' parameter of make_model must be None, an instance of",
+    ):
         make_model("cnn9", 2, pretrained=3)
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         make_model("resnet18", 2, pretrained=tmp_path / "missing.pt")
@@ -292,6 +307,18 @@ def test_make_model_errors(tmp_path):
         make_model("cnn9", 2, pretrained=True)
     with pytest.raises(ValueError, match="arch must be a timm model name"):
         vit_l16(2, arch="not_a_model")
+
+
+@pytest.mark.parametrize("name", ["cnn9", "x3d_xs", "resnet18", "vit_l16"])
+def test_freeze_backbone_must_be_a_bool(name):
+    # A string is truthy: "no" must not freeze the backbone silently.
+    kwargs = {
+        "cnn9": {"width": 0.125},
+        "x3d_xs": {"width_factor": 0.5, "depth_factor": 0.5},
+        "vit_l16": TINY_VIT,
+    }.get(name, {})
+    with pytest.raises(TypeError, match="freeze_backbone must be a bool, got 'no'"):
+        make_model(name, 2, freeze_backbone="no", **kwargs)
 
 
 def test_checkpoint_reading_errors(tmp_path):

@@ -117,10 +117,15 @@ def test_exact_counts_property(counts, rate, seed):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"rate": 1.5}, ValueError, r"rate must be a real number in \[0, 1\], got 1.5"),
-        ({"rate": "0.2"}, ValueError, "rate must be"),
-        ({"rate": 0.2, "mapping": "sym"}, ValueError, "mapping must be one of"),
-        ({"rate": 0.2, "mapping": [1, 2]}, TypeError, "mapping must be one of"),
+        (
+            {"rate": 1.5},
+            ValueError,
+            r"'rate' parameter of asymmetric_label_noise must be a float in the "
+            r"range \[0.0, 1.0\]. Got 1.5",
+        ),
+        ({"rate": "0.2"}, ValueError, "'rate' parameter of asymmetric_label_noise"),
+        ({"rate": 0.2, "mapping": "sym"}, ValueError, "'mapping' parameter .* among"),
+        ({"rate": 0.2, "mapping": [1, 2]}, TypeError, "'mapping' parameter .* among"),
         ({"rate": 0.2, "mapping": {}}, ValueError, "mapping must not be empty"),
         ({"rate": 0.2, "mapping": {1: 1}}, ValueError, "another label, got 1 -> 1"),
         ({"rate": 0.2, "mapping": {1: "cat"}}, ValueError, "same kind as y"),
@@ -151,33 +156,64 @@ def test_smoothed_loss_matches_the_smoothed_target_formula():
     q = torch.full((6, 4), eps / 4)
     q[torch.arange(6), target] += 1 - eps
     expected = -(q * logits.log_softmax(dim=1)).sum(dim=1).mean()
-    torch.testing.assert_close(SmoothedCrossEntropyLoss(eps)(logits, target), expected)
+    torch_loss = torch.nn.CrossEntropyLoss(label_smoothing=eps)
+    torch.testing.assert_close(torch_loss(logits, target), expected)
+    with pytest.warns(FutureWarning, match="SmoothedCrossEntropyLoss is deprecated"):
+        alias = SmoothedCrossEntropyLoss(eps)
+    torch.testing.assert_close(alias(logits, target), expected)
     plain = torch.nn.functional.cross_entropy(logits, target)
-    torch.testing.assert_close(label_smoothing_loss(0.0)(logits, target), plain)
-    assert label_smoothing_loss(0.4).smoothing == 0.4
+    with pytest.warns(FutureWarning, match="label_smoothing_loss is deprecated"):
+        torch.testing.assert_close(label_smoothing_loss(0.0)(logits, target), plain)
+        assert label_smoothing_loss(0.4).smoothing == 0.4
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_deprecated_alias_is_torch_cross_entropy(reduction, weighted):
+    torch.manual_seed(0)
+    logits, target = torch.randn(7, 3), torch.tensor([0, 1, 2, 2, 1, 0, 1])
+    weight = torch.tensor([0.5, 1.0, 2.0]) if weighted else None
+    with pytest.warns(
+        FutureWarning, match=r"torch\.nn\.CrossEntropyLoss\(label_smoothing="
+    ):
+        alias = SmoothedCrossEntropyLoss(0.3, weight=weight, reduction=reduction)
+    assert isinstance(alias, torch.nn.CrossEntropyLoss)
+    assert (alias.smoothing, alias.label_smoothing) == (0.3, 0.3)
+    torch_loss = torch.nn.CrossEntropyLoss(
+        weight=weight, reduction=reduction, label_smoothing=0.3
+    )
+    torch.testing.assert_close(
+        alias(logits, target), torch_loss(logits, target), rtol=0, atol=0
+    )
 
 
 @pytest.mark.parametrize("smoothing", [-0.1, 1.2, "0.4", True])
 def test_smoothed_loss_validates(smoothing):
-    with pytest.raises(ValueError, match="smoothing must be a real number in"):
-        SmoothedCrossEntropyLoss(smoothing)
+    with pytest.raises(ValueError, match="smoothing must be a finite real number in"):
+        with pytest.warns(FutureWarning):
+            SmoothedCrossEntropyLoss(smoothing)
 
 
-def _fit_linear(X, y, smoothing):
+def _fit_linear(X, y, smoothing, *, alias=True):
     from skorch import NeuralNetClassifier
 
+    if alias:
+        criterion = {"criterion": SmoothedCrossEntropyLoss}
+        criterion["criterion__smoothing"] = smoothing
+    else:
+        criterion = {"criterion": torch.nn.CrossEntropyLoss}
+        criterion["criterion__label_smoothing"] = smoothing
     torch.manual_seed(0)
     return NeuralNetClassifier(
         torch.nn.Linear,
         module__in_features=X.shape[1],
         module__out_features=2,
-        criterion=SmoothedCrossEntropyLoss,
-        criterion__smoothing=smoothing,
         optimizer=torch.optim.Adam,
         lr=0.1,
         max_epochs=30,
         train_split=None,
         verbose=0,
+        **criterion,
     ).fit(X, y)
 
 
@@ -185,7 +221,11 @@ def test_smoothed_loss_is_a_skorch_criterion():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 5)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)
-    smooth, plain = _fit_linear(X, y, 0.4), _fit_linear(X, y, 0.0)
+    with pytest.warns(FutureWarning):
+        smooth, plain = _fit_linear(X, y, 0.4), _fit_linear(X, y, 0.0)
+    # torch's own loss trains exactly the same net
+    torch_smooth = _fit_linear(X, y, 0.4, alias=False)
+    assert torch_smooth.history[:, "train_loss"] == smooth.history[:, "train_loss"]
     assert smooth.criterion_.label_smoothing == pytest.approx(0.4)
     proba = smooth.predict_proba(X)
     # skorch recognises the loss as a cross-entropy and applies a softmax

@@ -1,86 +1,49 @@
 """Competence-based curriculum learning for skorch classifiers (paper Eq. 2).
 
 :class:`CurriculumNeuralNetClassifier` is a :class:`skorch.NeuralNetClassifier`
-whose ``fit`` and ``partial_fit`` accept a per-sample ``difficulty``.  The
-difficulty is taken out of the fit parameters before skorch sees them,
-aligned with the training part of the internal train/validation split,
-scaled to ``[0, 1]`` and, at every epoch ``t``, only the training samples
-whose scaled difficulty is at most the competence ``c(t)`` are iterated over.
-Everything else (validation, callbacks, scoring, prediction) is skorch's.
+whose ``fit`` and ``partial_fit`` accept a per-sample ``difficulty``.  They take
+it out of the fit parameters and call skorch's own ``fit``/``partial_fit``;
+three skorch hooks do the rest: ``get_split_datasets`` aligns the difficulty
+with the training part of the internal split and scales it to ``[0, 1]``,
+``on_epoch_begin`` selects the samples whose scaled difficulty is at most the
+competence ``c(t)``, and ``get_iterator`` iterates over them.  Everything else
+(validation, callbacks, scoring, prediction, metadata routing) is skorch's.
 """
 
 import logging
-import numbers
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 from skorch import NeuralNetClassifier
 from skorch.utils import is_dataset
 from torch.utils.data import Subset
 
-from ._competence import _as_1d_finite, _check_real, competence, scale_difficulty
+from ..utils import check_int, check_option, check_real
+from ._competence import _as_1d_finite, competence, scale_difficulty
 
 logger = logging.getLogger(__name__)
 
-DIFFICULTY_SCALINGS = ("cdf", "minmax", "none")
+_DIFFICULTY_SCALINGS = ("cdf", "minmax", "none")
 
 
-class _CurriculumState:
-    """Bookkeeping of one ``fit``/``partial_fit`` call that has a difficulty.
+class _EpochIterator:
+    """The training batches of the current curriculum epoch.
 
-    Parameters
-    ----------
-    difficulty : ndarray of shape (n_samples,)
-        Raw difficulty of every sample of ``X``.
+    skorch builds its training iterator once per ``fit_loop`` and iterates
+    over it once per epoch; this stand-in calls ``make()`` (the net's own
+    ``iterator_train`` over the samples selected for the epoch) every time,
+    so that shuffling, batch size, workers and collation are skorch's.
     """
 
-    def __init__(self, difficulty):
-        self.difficulty = difficulty
-        # Filled in by get_split_datasets: the training dataset object, the
-        # scaled difficulty of its samples and their order from easy to hard.
-        self.dataset_train = None
-        self.scaled = None
-        self.order = None
-        # Filled in by on_epoch_begin: positions in dataset_train to train on.
-        self.selected = None
-
-
-class _CurriculumIterator:
-    """Iterable over the training batches of the current curriculum epoch.
-
-    skorch builds its training iterator once per ``fit_loop`` call and loops
-    over it once per epoch.  This object stands in for that iterator: every
-    time it is iterated it builds the net's ordinary training iterator
-    (``iterator_train`` with all its ``iterator_train__*`` arguments) over the
-    samples selected for the epoch, so that shuffling, batch size, workers and
-    collation behave exactly as without a curriculum.
-
-    Parameters
-    ----------
-    net : CurriculumNeuralNetClassifier
-        The net being trained.
-    dataset : torch.utils.data.Dataset
-        The training dataset of the split.
-    state : _CurriculumState
-        Bookkeeping holding the selection of the current epoch.
-    """
-
-    def __init__(self, net, dataset, state):
-        self.net = net
-        self.dataset = dataset
-        self.state = state
-
-    def _loader(self):
-        selected = self.state.selected
-        dataset = self.dataset
-        if selected is not None and selected.size < len(dataset):
-            dataset = Subset(dataset, selected)
-        return self.net._get_plain_iterator(dataset, training=True)
+    def __init__(self, make):
+        self.make = make
 
     def __iter__(self):
-        return iter(self._loader())
+        return iter(self.make())
 
     def __len__(self):
-        return len(self._loader())
+        return len(self.make())
 
 
 class CurriculumNeuralNetClassifier(NeuralNetClassifier):
@@ -227,14 +190,12 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         self.difficulty_scaling = difficulty_scaling
         self.min_curriculum_samples = min_curriculum_samples
 
-    # ------------------------------------------------------------------ fit
-
     def fit(self, X, y, difficulty=None, **fit_params):
         """Initialise and fit the module, with a curriculum if ``difficulty``.
 
-        As :meth:`skorch.NeuralNetClassifier.fit`: the module is
-        re-initialised (and the curriculum restarts at ``t = 0``) unless
-        ``warm_start=True`` and the net is already initialised.
+        :meth:`skorch.NeuralNetClassifier.fit` with the curriculum: the
+        module is re-initialised (and the curriculum restarts at ``t = 0``)
+        unless ``warm_start=True`` and the net is already initialised.
 
         Parameters
         ----------
@@ -255,54 +216,74 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         self : CurriculumNeuralNetClassifier
             The fitted net.
         """
-        self._check_curriculum_params()
-        difficulty = self._check_difficulty(X, difficulty)
-        # NeuralNet.fit, with the difficulty passed on to partial_fit.
-        if not self.warm_start or not self.initialized_:
-            self.initialize()
-        self.partial_fit(
-            X, y, difficulty=difficulty, _routing_method="fit", **fit_params
-        )
-        return self
+        with self._curriculum(X, difficulty):
+            return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, difficulty=None, **fit_params):
-        """Fit the module without re-initialising it, continuing the schedule.
+        """Train ``max_epochs`` more epochs, continuing the schedule.
 
-        Trains for ``max_epochs`` epochs.  The curriculum epoch ``t`` goes on
-        from the epochs already trained with a curriculum (see the class
-        documentation).
+        :meth:`skorch.NeuralNetClassifier.partial_fit` with the curriculum:
+        the module is not re-initialised, and the curriculum epoch ``t``
+        goes on from the epochs already trained with a curriculum.
 
         Parameters
         ----------
         X : input data, compatible with skorch.dataset.Dataset
-            Training data (arrays, tensors, dicts, or a torch ``Dataset``).
+            As for :meth:`fit`.
         y : array-like of shape (n_samples,), default=None
-            Target labels.
+            As for :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
             Unused, for scikit-learn compatibility.
         difficulty : array-like of shape (n_samples,), default=None
-            Finite raw difficulty of each sample of ``X`` (higher is harder).
-            None trains on every sample.
+            As for :meth:`fit`; None trains on every sample.
         **fit_params : dict
-            Passed on to skorch (``train_split`` and ``module.forward``).
+            As for :meth:`fit`.
 
         Returns
         -------
         self : CurriculumNeuralNetClassifier
             The fitted net.
         """
-        self._check_curriculum_params()
-        difficulty = self._check_difficulty(X, difficulty)
-        if difficulty is None:
+        with self._curriculum(X, difficulty):
             return super().partial_fit(X, y, classes, **fit_params)
-        self._curriculum_ = _CurriculumState(difficulty)
+
+    @contextmanager
+    def _curriculum(self, X, difficulty):
+        """Validate, then hold the curriculum of this call for the hooks.
+
+        skorch's ``fit`` calls ``partial_fit`` without ``difficulty``: that
+        inner call keeps the curriculum its ``fit`` set up.
+        """
+        if self.curriculum_epochs is not None:
+            check_real(
+                self.curriculum_epochs, "curriculum_epochs", low=0, low_open=True
+            )
+        check_real(
+            self.initial_competence, "initial_competence", low=0, high=1, low_open=True
+        )
+        check_real(self.competence_power, "competence_power", low=1)
+        check_option(
+            self.difficulty_scaling, "difficulty_scaling", _DIFFICULTY_SCALINGS
+        )
+        if self.min_curriculum_samples is not None:
+            check_int(self.min_curriculum_samples, "min_curriculum_samples", low=1)
+        if difficulty is None:
+            yield
+            return
+        difficulty = _as_1d_finite(difficulty, "difficulty")
+        n_samples = _n_samples(X)
+        if n_samples is not None and difficulty.shape[0] != n_samples:
+            raise ValueError(
+                f"difficulty must have one value per sample of X ({n_samples}), "
+                f"got {difficulty.shape[0]} values."
+            )
+        if self.difficulty_scaling == "none":
+            scale_difficulty(difficulty, "none")  # refuses values outside [0, 1]
+        self._curriculum_ = SimpleNamespace(difficulty=difficulty, train=None)
         try:
-            super().partial_fit(X, y, classes, **fit_params)
+            yield
         finally:
             self._curriculum_ = None
-        return self
-
-    # ------------------------------------------------------- skorch hooks
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split the data as skorch does and align the difficulty with it.
@@ -326,13 +307,12 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         state = getattr(self, "_curriculum_", None)
         if state is not None:
-            positions = _training_positions(
-                dataset_train, X, n_samples=state.difficulty.shape[0]
-            )
-            train_difficulty = state.difficulty[positions]
-            state.dataset_train = dataset_train
-            state.scaled = scale_difficulty(train_difficulty, self.difficulty_scaling)
-            state.order = np.argsort(train_difficulty, kind="stable")
+            positions = _training_positions(dataset_train, X, len(state.difficulty))
+            difficulty = state.difficulty[positions]
+            state.train = dataset_train
+            state.scaled = scale_difficulty(difficulty, self.difficulty_scaling)
+            state.order = np.argsort(difficulty, kind="stable")
+            state.selected = None
         return dataset_train, dataset_valid
 
     def get_iterator(self, dataset, training=False):
@@ -353,12 +333,17 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
             selected for that epoch.
         """
         state = getattr(self, "_curriculum_", None)
-        if training and state is not None and dataset is state.dataset_train:
-            return _CurriculumIterator(self, dataset, state)
-        return self._get_plain_iterator(dataset, training=training)
+        if not (training and state is not None and dataset is state.train):
+            return super().get_iterator(dataset, training=training)
+        plain = super().get_iterator
 
-    def _get_plain_iterator(self, dataset, training=False):
-        return super().get_iterator(dataset, training=training)
+        def make():
+            selected = state.selected
+            if selected is None or selected.size == len(dataset):
+                return plain(dataset, training=True)
+            return plain(Subset(dataset, selected), training=True)
+
+        return _EpochIterator(make)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Start an epoch; with a curriculum, select and record its samples.
@@ -378,23 +363,23 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
             net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
         )
         state = getattr(self, "_curriculum_", None)
-        if state is None or state.scaled is None:
+        if state is None or state.train is None:
             return
         t = sum(1 for row in self.history if "competence" in row)
+        T = self.curriculum_epochs
+        if T is None:
+            T = max(1.0, self.max_epochs / 2)
         c = float(
-            competence(
-                t,
-                T=self._curriculum_length(),
-                c0=self.initial_competence,
-                p=self.competence_power,
-            )
+            competence(t, T=T, c0=self.initial_competence, p=self.competence_power)
         )
         selected = np.flatnonzero(state.scaled <= c)
         n_train = state.scaled.shape[0]
-        if self.min_curriculum_samples is None:
-            floor, fallback = 1, self._train_batch_size(n_train)
-        else:
-            floor = fallback = self.min_curriculum_samples
+        floor = fallback = self.min_curriculum_samples
+        if floor is None:
+            batch_size = self.get_params_for("iterator_train").get(
+                "batch_size", self.batch_size
+            )
+            floor, fallback = 1, n_train if batch_size == -1 else int(batch_size)
         if selected.size < floor:
             selected = np.sort(state.order[: min(fallback, n_train)])
         state.selected = selected
@@ -408,82 +393,16 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
             n_train,
         )
 
-    # ------------------------------------------------------------ helpers
-
-    def _curriculum_length(self):
-        if self.curriculum_epochs is None:
-            return max(1.0, self.max_epochs / 2)
-        return self.curriculum_epochs
-
-    def _train_batch_size(self, n_train):
-        batch_size = self.get_params_for("iterator_train").get(
-            "batch_size", self.batch_size
-        )
-        return n_train if batch_size == -1 else int(batch_size)
-
-    def _check_curriculum_params(self):
-        if self.curriculum_epochs is not None:
-            _check_real(
-                self.curriculum_epochs, "curriculum_epochs", low=0, low_open=True
-            )
-        _check_real(
-            self.initial_competence, "initial_competence", low=0, high=1, low_open=True
-        )
-        _check_real(self.competence_power, "competence_power", low=1)
-        if not (
-            isinstance(self.difficulty_scaling, str)
-            and self.difficulty_scaling in DIFFICULTY_SCALINGS
-        ):
-            raise ValueError(
-                f"difficulty_scaling must be one of {DIFFICULTY_SCALINGS}, "
-                f"got {self.difficulty_scaling!r}."
-            )
-        m = self.min_curriculum_samples
-        if m is not None:
-            if isinstance(m, bool) or not isinstance(m, numbers.Integral):
-                raise TypeError(
-                    f"min_curriculum_samples must be None or an int >= 1, got {m!r}."
-                )
-            if m < 1:
-                raise ValueError(
-                    f"min_curriculum_samples must be None or an int >= 1, got {m!r}."
-                )
-
-    def _check_difficulty(self, X, difficulty):
-        """Validate ``difficulty``: finite, 1-D, one value per sample of X."""
-        if difficulty is None:
-            return None
-        difficulty = _as_1d_finite(difficulty, "difficulty")
-        n_samples = _n_samples(X)
-        if n_samples is not None and difficulty.shape[0] != n_samples:
-            raise ValueError(
-                f"difficulty must have one value per sample of X ({n_samples}), "
-                f"got {difficulty.shape[0]} values."
-            )
-        if self.difficulty_scaling == "none" and (
-            np.any(difficulty < 0) or np.any(difficulty > 1)
-        ):
-            raise ValueError(
-                "difficulty must lie in [0, 1] when difficulty_scaling='none', got "
-                f"values in [{difficulty.min()}, {difficulty.max()}]."
-            )
-        return difficulty
-
 
 def _n_samples(X):
     """Number of samples of ``X`` when it is cheap and unambiguous, else None."""
-    if is_dataset(X):
-        try:
-            return len(X)
-        except TypeError:
-            return None
-    shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) > 0:
-        return int(shape[0])
-    return None
+    try:
+        return len(X) if is_dataset(X) else int(X.shape[0])
+    except (AttributeError, IndexError, TypeError):
+        return None
 
 
-def _training_positions(dataset_train, X, *, n_samples):
+def _training_positions(dataset_train, X, n_samples):
     """Positions in ``X`` of the samples of ``dataset_train``.
 
     Composes the ``indices`` of nested :class:`torch.utils.data.Subset`
@@ -501,13 +420,12 @@ def _training_positions(dataset_train, X, *, n_samples):
     while isinstance(dataset, Subset) and dataset is not X:
         positions = np.asarray(dataset.indices, dtype=np.int64)[positions]
         dataset = dataset.dataset
-    n_base = len(dataset)
-    if n_base != n_samples:
+    if len(dataset) != n_samples:
         raise ValueError(
             f"difficulty has {n_samples} values but the training split is drawn "
-            f"from a dataset of {n_base} samples ({type(dataset).__name__}), so "
-            "the difficulty cannot be aligned with it; pass one value per sample "
-            "of X, return torch.utils.data.Subset objects from train_split, or "
-            "split the data yourself and pass train_split=None."
+            f"from a dataset of {len(dataset)} samples ({type(dataset).__name__}), "
+            "so the difficulty cannot be aligned with it; pass one value per "
+            "sample of X, return torch.utils.data.Subset objects from "
+            "train_split, or split the data yourself and pass train_split=None."
         )
     return positions

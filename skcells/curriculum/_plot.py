@@ -1,10 +1,9 @@
 """The paper's Figure 2: difficulty histogram and competence curve."""
 
-import numbers
-
 import numpy as np
 
-from ._competence import _as_1d_finite, _check_real, competence, scale_difficulty
+from ..utils import check_int, check_option, check_real
+from ._competence import _as_1d_finite, competence, scale_difficulty
 
 
 def plot_curriculum(
@@ -72,18 +71,14 @@ def plot_curriculum(
     d = _as_1d_finite(difficulty, "difficulty")
     if d.size == 0:
         raise ValueError("difficulty must contain at least one value, got none.")
-    _check_real(curriculum_epochs, "curriculum_epochs", low=0, low_open=True)
-    _check_real(initial_competence, "initial_competence", low=0, high=1, low_open=True)
-    _check_real(competence_power, "competence_power", low=1)
+    check_real(curriculum_epochs, "curriculum_epochs", low=0, low_open=True)
+    check_real(initial_competence, "initial_competence", low=0, high=1, low_open=True)
+    check_real(competence_power, "competence_power", low=1)
     if n_epochs is None:
         n_epochs = int(np.ceil(1.25 * curriculum_epochs))
-    _check_int(n_epochs, "n_epochs")
-    _check_int(bins, "bins")
-    if difficulty_scaling not in ("cdf", "minmax", "none"):
-        raise ValueError(
-            "difficulty_scaling must be one of ('cdf', 'minmax', 'none'), got "
-            f"{difficulty_scaling!r}."
-        )
+    check_int(n_epochs, "n_epochs", low=1)
+    check_int(bins, "bins", low=1)
+    check_option(difficulty_scaling, "difficulty_scaling", ("cdf", "minmax", "none"))
     scaled = scale_difficulty(d, difficulty_scaling)
 
     epochs = np.arange(n_epochs + 1)
@@ -136,10 +131,3 @@ def plot_curriculum(
     )
     ax_comp.legend(loc="lower right")
     return fig
-
-
-def _check_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= 1, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")

@@ -12,13 +12,22 @@ import os
 from collections.abc import Mapping
 
 import torch
+from sklearn.utils._param_validation import validate_params
+
+from ..utils import check_bool
 
 logger = logging.getLogger(__name__)
 
 # Keys under which training scripts commonly nest the model's state dict.
 _NESTED_KEYS = ("state_dict", "model_state", "model", "module")
+# The accepted values of every model's ``pretrained`` (sklearn constraints).
+_PRETRAINED = [None, bool, str, os.PathLike]
 
 
+@validate_params(
+    {"model": [torch.nn.Module], "trainable": ["boolean"]},
+    prefer_skip_nested_validation=False,
+)
 def count_parameters(model, *, trainable=False):
     """Count the parameters of a model.
 
@@ -41,14 +50,12 @@ def count_parameters(model, *, trainable=False):
     >>> count_parameters(nn.Linear(3, 2))
     8
     """
-    _check_module(model)
-    if not isinstance(trainable, bool):
-        raise TypeError(f"trainable must be a bool, got {trainable!r}.")
     return int(
         sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
     )
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=False)
 def read_checkpoint(path):
     """Read a state dict from a local checkpoint file.
 
@@ -80,11 +87,6 @@ def read_checkpoint(path):
     >>> sorted(read_checkpoint(path))
     ['bias', 'weight']
     """
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(
-            f"pretrained must be None, True or a checkpoint path (str or "
-            f"os.PathLike), got {path!r}."
-        )
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"pretrained checkpoint {path!r} is not a file.")
@@ -129,6 +131,15 @@ def _unwrap_state_dict(state, source):
     return state
 
 
+@validate_params(
+    {
+        "model": [torch.nn.Module],
+        "state_dict": [Mapping],
+        "head": [str, None],
+        "source": [str],
+    },
+    prefer_skip_nested_validation=False,
+)
 def load_state_dict_with_new_head(model, state_dict, *, head=None, source="state"):
     """Load weights into ``model``, keeping its own head where shapes differ.
 
@@ -154,7 +165,7 @@ def load_state_dict_with_new_head(model, state_dict, *, head=None, source="state
     Returns
     -------
     model : torch.nn.Module
-        The same model.
+        The same model, holding the loaded weights.
 
     Examples
     --------
@@ -166,14 +177,6 @@ def load_state_dict_with_new_head(model, state_dict, *, head=None, source="state
     >>> bool((dst[0].weight == src[0].weight).all())
     True
     """
-    _check_module(model)
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(
-            "state_dict must be a mapping of parameter names to tensors, got "
-            f"{type(state_dict).__name__}."
-        )
-    if head is not None and not isinstance(head, str):
-        raise TypeError(f"head must be a submodule name (str) or None, got {head!r}.")
     own = model.state_dict()
     prefix = None if head is None else head + "."
 
@@ -214,14 +217,13 @@ def load_state_dict_with_new_head(model, state_dict, *, head=None, source="state
     return model
 
 
-def load_pretrained(model, pretrained, *, head, download=None):
-    """Initialise ``model`` from ``pretrained`` (None, True or a path).
+def _load_pretrained(model, pretrained, *, head, freeze_backbone, download=None):
+    """Initialise ``model`` from ``pretrained``, then freeze all but ``head``.
 
-    ``True`` calls ``download()``, which returns the online state dict; a path
-    is read with :func:`read_checkpoint`.  Returns the model.
+    ``pretrained`` is None, False, True (``download()`` returns the online
+    state dict) or a checkpoint path (read with :func:`read_checkpoint`).
+    Returns the model.
     """
-    if pretrained is None or pretrained is False:
-        return model
     if pretrained is True:
         if download is None:
             raise ValueError(
@@ -229,18 +231,15 @@ def load_pretrained(model, pretrained, *, head, download=None):
                 f"{type(model).__name__}; pass a local checkpoint path instead."
             )
         state = _unwrap_state_dict(download(), "online weights")
-        return load_state_dict_with_new_head(
-            model, state, head=head, source="online weights"
+        load_state_dict_with_new_head(model, state, head=head, source="online weights")
+    elif pretrained is not None and pretrained is not False:
+        state = read_checkpoint(pretrained)
+        load_state_dict_with_new_head(
+            model, state, head=head, source=os.fspath(pretrained)
         )
-    state = read_checkpoint(pretrained)
-    return load_state_dict_with_new_head(
-        model, state, head=head, source=os.fspath(pretrained)
-    )
-
-
-def _check_module(model):
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if check_bool(freeze_backbone, "freeze_backbone"):
+        freeze_all_but(model, head)
+    return model
 
 
 def _stay_in_eval(module, args):
@@ -248,6 +247,9 @@ def _stay_in_eval(module, args):
     module.training = False
 
 
+@validate_params(
+    {"model": [torch.nn.Module], "head": [str]}, prefer_skip_nested_validation=False
+)
 def freeze_all_but(model, head):
     """Freeze every parameter of ``model`` outside the submodule ``head``.
 
@@ -266,7 +268,7 @@ def freeze_all_but(model, head):
     Returns
     -------
     model : torch.nn.Module
-        The same model.
+        The same model, trainable in ``head`` only.
 
     Examples
     --------
@@ -276,9 +278,6 @@ def freeze_all_but(model, head):
     >>> count_parameters(net, trainable=True)
     18
     """
-    _check_module(model)
-    if not isinstance(head, str):
-        raise TypeError(f"head must be a submodule name (str), got {head!r}.")
     try:
         head_module = model.get_submodule(head)
     except AttributeError:

@@ -1,16 +1,22 @@
 """The 9-layer CNN of Co-teaching (Han et al., 2018), used in paper Tables 1-2."""
 
-import math
-import numbers
+from numbers import Real
 
+from sklearn.utils._param_validation import Interval, validate_params
 from torch import nn
+
+from ..utils import check_int
 
 # Output channels of the nine convolutions at ``width=1`` and their padding.
 _CONV_CHANNELS = (128, 128, 128, 256, 256, 256, 512, 256, 128)
 _CONV_PADDING = (1, 1, 1, 1, 1, 1, 0, 0, 0)
 # Smallest side length that survives two 2x2 max-pools followed by three
 # unpadded 3x3 convolutions: floor(floor(s / 2) / 2) >= 7.
-MIN_INPUT_SIZE = 28
+_MIN_INPUT_SIZE = 28
+# Constraints shared with X3D.  Integers go through check_int instead, which
+# refuses bools (sklearn's Interval(Integral) admits them).
+_POSITIVE = [Interval(Real, 0, None, closed="neither")]
+_DROPOUT = [Interval(Real, 0, 1, closed="left")]
 
 
 def _conv_block(in_channels, out_channels, padding, negative_slope):
@@ -74,6 +80,14 @@ class CNN9(nn.Module):
     torch.Size([4, 2])
     """
 
+    @validate_params(
+        {
+            "width": _POSITIVE,
+            "dropout": _DROPOUT,
+            "negative_slope": [Interval(Real, None, None, closed="neither")],
+        },
+        prefer_skip_nested_validation=False,
+    )
     def __init__(
         self,
         n_classes=10,
@@ -84,34 +98,8 @@ class CNN9(nn.Module):
         negative_slope=0.01,
     ):
         super().__init__()
-        _check_int(n_classes, "n_classes", low=1)
-        _check_int(in_channels, "in_channels", low=1)
-        if (
-            not isinstance(width, numbers.Real)
-            or isinstance(width, bool)
-            or not width > 0
-        ):
-            raise ValueError(f"width must be a real number > 0, got {width!r}.")
-        if (
-            not isinstance(dropout, numbers.Real)
-            or isinstance(dropout, bool)
-            or not 0 <= dropout < 1
-        ):
-            raise ValueError(
-                f"dropout must be a real number in [0, 1), got {dropout!r}."
-            )
-        if not isinstance(negative_slope, numbers.Real) or isinstance(
-            negative_slope, bool
-        ):
-            raise TypeError(
-                f"negative_slope must be a real number, got {negative_slope!r}."
-            )
-        if not math.isfinite(negative_slope):
-            raise ValueError(
-                f"negative_slope must be a finite real number, got {negative_slope!r}."
-            )
-        self.n_classes = int(n_classes)
-        self.in_channels = int(in_channels)
+        self.n_classes = check_int(n_classes, "n_classes", low=1)
+        self.in_channels = check_int(in_channels, "in_channels", low=1)
         self.width = float(width)
 
         channels = [max(1, round(c * self.width)) for c in _CONV_CHANNELS]
@@ -144,16 +132,9 @@ class CNN9(nn.Module):
                 "x must have shape (n_samples, in_channels="
                 f"{self.in_channels}, height, width), got {tuple(x.shape)}."
             )
-        if min(x.shape[-2:]) < MIN_INPUT_SIZE:
+        if min(x.shape[-2:]) < _MIN_INPUT_SIZE:
             raise ValueError(
-                f"x must be at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels for "
+                f"x must be at least {_MIN_INPUT_SIZE}x{_MIN_INPUT_SIZE} pixels for "
                 f"CNN9, got {tuple(x.shape[-2:])}; resize smaller images first."
             )
         return self.classifier(self.features(x))
-
-
-def _check_int(value, name, *, low):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int >= {low}, got {value!r}.")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")

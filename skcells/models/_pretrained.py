@@ -1,10 +1,12 @@
 """ResNet18 (torchvision), ViT-L/16 (timm) and the :func:`make_model` factory."""
 
-import os
 from types import MappingProxyType
 
-from ._checkpoint import freeze_all_but, load_pretrained
-from ._cnn9 import CNN9, _check_int
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from ..utils import check_int
+from ._checkpoint import _PRETRAINED, _load_pretrained
+from ._cnn9 import CNN9
 from ._video import X3D
 
 MODEL_NAMES = ("cnn9", "x3d_xs", "resnet18", "vit_l16")
@@ -21,16 +23,7 @@ PAPER_INPUT_SHAPES = MappingProxyType(
 )
 
 
-def _check_pretrained(pretrained):
-    if pretrained is None or isinstance(pretrained, bool):
-        return
-    if not isinstance(pretrained, str | os.PathLike):
-        raise TypeError(
-            f"pretrained must be None, True or a checkpoint path (str or "
-            f"os.PathLike), got {pretrained!r}."
-        )
-
-
+@validate_params({"pretrained": _PRETRAINED}, prefer_skip_nested_validation=False)
 def resnet18(n_classes=1000, *, pretrained=None, freeze_backbone=False):
     """ResNet18 (He et al., 2016) from torchvision with a new ``n_classes`` head.
 
@@ -63,20 +56,21 @@ def resnet18(n_classes=1000, *, pretrained=None, freeze_backbone=False):
     """
     import torchvision
 
-    _check_int(n_classes, "n_classes", low=1)
-    _check_pretrained(pretrained)
-    model = torchvision.models.resnet18(weights=None, num_classes=int(n_classes))
+    n_classes = check_int(n_classes, "n_classes", low=1)
+    model = torchvision.models.resnet18(weights=None, num_classes=n_classes)
 
     def download():  # pragma: no cover - needs the internet
         weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
         return weights.get_state_dict(progress=True, weights_only=True)
 
-    load_pretrained(model, pretrained, head="fc", download=download)
-    if freeze_backbone:
-        freeze_all_but(model, "fc")
-    return model
+    return _load_pretrained(
+        model, pretrained, head="fc", freeze_backbone=freeze_backbone, download=download
+    )
 
 
+@validate_params(
+    {"pretrained": _PRETRAINED, "arch": [str]}, prefer_skip_nested_validation=False
+)
 def vit_l16(
     n_classes=1000,
     *,
@@ -126,24 +120,23 @@ def vit_l16(
     """
     import timm
 
-    _check_int(n_classes, "n_classes", low=1)
-    _check_pretrained(pretrained)
-    if not isinstance(arch, str):
-        raise TypeError(f"arch must be a timm model name (str), got {arch!r}.")
+    n_classes = check_int(n_classes, "n_classes", low=1)
     if not timm.is_model(arch):
         raise ValueError(
             f"arch must be a timm model name such as 'vit_large_patch16_224', "
             f"got {arch!r}."
         )
     model = timm.create_model(
-        arch, pretrained=pretrained is True, num_classes=int(n_classes), **kwargs
+        arch, pretrained=pretrained is True, num_classes=n_classes, **kwargs
     )
     head = _module_name(model, model.get_classifier())
-    if pretrained is not True:
-        load_pretrained(model, pretrained, head=head)
-    if freeze_backbone:
-        freeze_all_but(model, head)
-    return model
+    # timm has already loaded its own weights for pretrained=True.
+    return _load_pretrained(
+        model,
+        None if pretrained is True else pretrained,
+        head=head,
+        freeze_backbone=freeze_backbone,
+    )
 
 
 def _module_name(model, module):
@@ -155,6 +148,10 @@ def _module_name(model, module):
     )
 
 
+@validate_params(
+    {"name": [StrOptions(set(MODEL_NAMES))], "pretrained": _PRETRAINED},
+    prefer_skip_nested_validation=False,
+)
 def make_model(name, n_classes, pretrained=None, **kwargs):
     """Build one of the paper's networks by name.
 
@@ -190,17 +187,14 @@ def make_model(name, n_classes, pretrained=None, **kwargs):
     >>> net(torch.zeros(1, 3, 32, 32)).shape
     torch.Size([1, 2])
     """
-    if not isinstance(name, str) or name not in MODEL_NAMES:
-        raise ValueError(f"name must be one of {list(MODEL_NAMES)}, got {name!r}.")
-    _check_int(n_classes, "n_classes", low=1)
-    _check_pretrained(pretrained)
     if name == "cnn9":
         freeze_backbone = kwargs.pop("freeze_backbone", False)
-        model = CNN9(n_classes, **kwargs)
-        load_pretrained(model, pretrained, head="classifier")
-        if freeze_backbone:
-            freeze_all_but(model, "classifier")
-        return model
+        return _load_pretrained(
+            CNN9(n_classes, **kwargs),
+            pretrained,
+            head="classifier",
+            freeze_backbone=freeze_backbone,
+        )
     if name == "x3d_xs":
         return X3D(n_classes, pretrained=pretrained, **kwargs)
     if name == "resnet18":

@@ -1,12 +1,13 @@
 """X3D-XS ("EffNet X3D" of the paper) for the project's clip layout."""
 
-import numbers
 import warnings
 
+from sklearn.utils._param_validation import validate_params
 from torch import nn
 
-from ._checkpoint import freeze_all_but, load_pretrained
-from ._cnn9 import _check_int
+from ..utils import check_int
+from ._checkpoint import _PRETRAINED, _load_pretrained
+from ._cnn9 import _DROPOUT, _POSITIVE
 
 # Kinetics-400 X3D-XS weights of the PyTorchVideo model zoo.
 X3D_XS_URL = (
@@ -96,6 +97,15 @@ class X3D(nn.Module):
     torch.Size([2, 2])
     """
 
+    @validate_params(
+        {
+            "width_factor": _POSITIVE,
+            "depth_factor": _POSITIVE,
+            "dropout": _DROPOUT,
+            "pretrained": _PRETRAINED,
+        },
+        prefer_skip_nested_validation=False,
+    )
     def __init__(
         self,
         n_classes=400,
@@ -111,29 +121,9 @@ class X3D(nn.Module):
         super().__init__()
         create_x3d = _import_create_x3d()
 
-        _check_int(n_classes, "n_classes", low=1)
-        _check_int(in_channels, "in_channels", low=1)
-        _check_int(head_dim, "head_dim", low=1)
-        for name, value in (
-            ("width_factor", width_factor),
-            ("depth_factor", depth_factor),
-        ):
-            if (
-                not isinstance(value, numbers.Real)
-                or isinstance(value, bool)
-                or not value > 0
-            ):
-                raise ValueError(f"{name} must be a real number > 0, got {value!r}.")
-        if (
-            not isinstance(dropout, numbers.Real)
-            or isinstance(dropout, bool)
-            or not 0 <= dropout < 1
-        ):
-            raise ValueError(
-                f"dropout must be a real number in [0, 1), got {dropout!r}."
-            )
-        self.n_classes = int(n_classes)
-        self.in_channels = int(in_channels)
+        self.n_classes = check_int(n_classes, "n_classes", low=1)
+        self.in_channels = check_int(in_channels, "in_channels", low=1)
+        check_int(head_dim, "head_dim", low=1)
         net = create_x3d(
             input_channel=self.in_channels,
             input_clip_length=4,
@@ -150,9 +140,13 @@ class X3D(nn.Module):
         # global pooling is the same operation for that size and any other.
         net.blocks[-1].pool.pool = nn.AdaptiveAvgPool3d(1)
         self.blocks = net.blocks
-        load_pretrained(self, pretrained, head=_X3D_HEAD, download=_download_x3d_xs)
-        if freeze_backbone:
-            freeze_all_but(self, _X3D_HEAD)
+        _load_pretrained(
+            self,
+            pretrained,
+            head=_X3D_HEAD,
+            freeze_backbone=freeze_backbone,
+            download=_download_x3d_xs,
+        )
 
     def forward(self, x):
         """Compute the logits of a batch of clips or frames.
