@@ -11,10 +11,6 @@ import numpy as np
 
 from ..utils import check_array_1d, check_option, check_real
 
-# _net.py and _plot.py import the shared checks under these names.
-_as_1d_finite = check_array_1d
-_check_real = check_real
-
 
 def competence(t, *, T, c0=0.01, p=2):
     """Competence of the model after ``t`` epochs (paper Eq. 2).

@@ -19,8 +19,8 @@ from skorch import NeuralNetClassifier
 from skorch.utils import is_dataset
 from torch.utils.data import Subset
 
-from ..utils import check_int, check_option, check_real
-from ._competence import _as_1d_finite, competence, scale_difficulty
+from ..utils import check_array_1d, check_int, check_option, check_real
+from ._competence import competence, scale_difficulty
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         if difficulty is None:
             yield
             return
-        difficulty = _as_1d_finite(difficulty, "difficulty")
+        difficulty = check_array_1d(difficulty, "difficulty")
         n_samples = _n_samples(X)
         if n_samples is not None and difficulty.shape[0] != n_samples:
             raise ValueError(

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..utils import check_int, check_option, check_real
-from ._competence import _as_1d_finite, competence, scale_difficulty
+from ..utils import check_array_1d, check_int, check_option, check_real
+from ._competence import competence, scale_difficulty
 
 
 def plot_curriculum(
@@ -68,7 +68,7 @@ def plot_curriculum(
     >>> import matplotlib.pyplot as plt
     >>> plt.close(fig)
     """
-    d = _as_1d_finite(difficulty, "difficulty")
+    d = check_array_1d(difficulty, "difficulty")
     if d.size == 0:
         raise ValueError("difficulty must contain at least one value, got none.")
     check_real(curriculum_epochs, "curriculum_epochs", low=0, low_open=True)
