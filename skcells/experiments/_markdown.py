@@ -1,179 +1,15 @@
-"""The paper's Tables 1 and 2: its numbers, our summaries, Markdown layout."""
+"""Markdown layout of the results beside the paper's Tables 1 and 2."""
 
 import math
 
 import numpy as np
 
-from ._scales import MODEL_LABELS
-
-# ---------------------------------------------------------------- the paper
-
-#: Paper Table 1 (accuracy in %, mean and std over 5 seeds).  ``mv`` is the
-#: multi-view column of the WBC rows, ``cl`` the curriculum column of the
-#: RBC rows.
-PAPER_TABLE1 = (
-    dict(dataset="wbc", model="x3d_xs", label="EffNet pr.", params="3.8 M (all)",
-         epochs=400, input_shape="[9,3,64,64]", baseline=(83.56, 3.05),
-         mv=(90.26, 0.89), cl=None),
-    dict(dataset="wbc", model="cnn9", label="9-layer CNN", params="4.4 M (all)",
-         epochs=800, input_shape="[3,32,32]", baseline=(81.57, 3.32),
-         mv=(89.39, 2.58), cl=None),
-    dict(dataset="wbc", model="resnet18", label="ResNet18 pr.",
-         params="11.2 M (all)", epochs=400, input_shape="[3,256,256]",
-         baseline=(82.61, 2.53), mv=(87.83, 2.70), cl=None),
-    dict(dataset="wbc", model="vit_l16", label="ViT pr.", params="303 M (2 K)",
-         epochs=400, input_shape="[3,224,224]", baseline=(76.31, 2.76),
-         mv=(85.00, 2.15), cl=None),
-    dict(dataset="rbc", model="x3d_xs", input="frame", label="EffNet pr.",
-         params="3.8 M (all)", epochs=400, input_shape="[3,64,64]",
-         baseline=(62.6, 0.53), mv=None, cl=(62.0, 0.51)),
-    dict(dataset="rbc", model="x3d_xs", input="clip", label="EffNet pr.",
-         params="3.8 M (all)", epochs=200, input_shape="[9,3,64,64]",
-         baseline=(64.6, 0.52), mv=None, cl=(65.6, 0.52)),
-)  # fmt: skip
-
-#: Paper Table 2 (CIFAR-10; accuracy in %, clean labels and 20 % asymmetric
-#: noise).  Rows with ``variant`` are ours to reproduce; the others are the
-#: literature numbers the paper compares with.
-PAPER_TABLE2 = (
-    dict(group="Proposed models", label="9-layer CNN", variant="baseline",
-         ls="0 / 0.4", params="4.4 M (all)", epochs=200, clean=(87.19, 1.03),
-         noisy=(80.67, 0.52)),
-    dict(group="Proposed models", label="9-layer CNN + MVM", variant="MVM",
-         ls="0 / 0.4", params="4.4 M (all)", epochs=200, clean=(92.28, 0.65),
-         noisy=(87.55, 0.22)),
-    dict(group="Proposed models", label="9-layer CNN + MVWCo-S",
-         variant="MVWCo-S", ls="0 / 0.4", params="4.4 M (all)", epochs=200,
-         clean=(92.34, 0.66), noisy=(87.60, 0.23)),
-    dict(group="Xia et al. (2021)", label="9-layer CNN + Co-teach.",
-         variant=None, ls="-", params="4.4 M (all)", epochs=200, clean=None,
-         noisy=(83.87, 0.24)),
-    dict(group="Xia et al. (2021)", label="9-layer CNN + JoCor", variant=None,
-         ls="-", params="4.4 M (all)", epochs=200, clean=None,
-         noisy=(80.96, 0.25)),
-    dict(group="Xia et al. (2021)", label="9-layer CNN + CNLCU-S",
-         variant=None, ls="-", params="4.4 M (all)", epochs=200, clean=None,
-         noisy=(85.06, 0.17)),
-    dict(group="Wei et al. (2021)", label="ResNet34 + LS", variant=None,
-         ls="0 / 0.4", params="-", epochs=200, clean=(91.44, 0.16),
-         noisy=(90.49, 0.1)),
-)  # fmt: skip
-
-_GROUP = [
-    "series",
-    "dataset",
-    "model",
-    "input",
-    "curriculum",
-    "label_noise",
-    "label_smoothing",
-    "variant",
-]
+from ._paper import _MODEL_LABELS, _PAPER_WBC_GAIN, PAPER_TABLE1, PAPER_TABLE2
+from ._summary import multiview_gain, summarize
 
 
-def summarize(results):
-    """Mean and standard deviation of the accuracy over seeds.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        :attr:`ExperimentResults.results`.
-
-    Returns
-    -------
-    summary : pandas.DataFrame
-        One row per configuration and variant with ``mean``, ``std``
-        (sample standard deviation; NaN for a single seed), ``n_seeds`` and
-        the configuration columns ``epochs``, ``input_shape``, ``n_params``,
-        ``n_trainable``, ``pretrained``, ``mean_best_epoch``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from skcells.experiments import summarize
-    >>> runs = pd.DataFrame(dict(
-    ...     series=1, dataset="wbc", model="cnn9", input="frame",
-    ...     curriculum=False, label_noise=0.0, label_smoothing=0.0,
-    ...     variant="MVM", accuracy=[80.0, 90.0], epochs=20,
-    ...     input_shape="[3,32,32]", n_params=10, n_trainable=10,
-    ...     pretrained="none", best_epoch=[5, 7]))
-    >>> summarize(runs)[["mean", "n_seeds"]].to_dict("records")
-    [{'mean': 85.0, 'n_seeds': 2}]
-    """
-    grouped = results.groupby(_GROUP, sort=False, dropna=False)
-    summary = grouped["accuracy"].agg(["mean", "std", "count"])
-    summary = summary.rename(columns={"count": "n_seeds"})
-    config = grouped[["epochs", "input_shape", "n_params", "n_trainable", "pretrained"]]
-    summary = summary.join(config.first())
-    summary["mean_best_epoch"] = grouped["best_epoch"].mean()
-    return summary.reset_index()
-
-
-def multiview_gain(results, *, dataset="wbc"):
-    """Gain of multi-view over the single-view baseline, in points.
-
-    For every model and seed of ``dataset`` (without curriculum), the
-    difference of the MVM (and MVWCo-S) accuracy and the baseline accuracy
-    of the same fitted model, then averaged over seeds.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        :attr:`ExperimentResults.results`.
-    dataset : str, default="wbc"
-        Dataset of the comparison.
-
-    Returns
-    -------
-    gain : pandas.DataFrame
-        Indexed by model, with ``MVM`` and ``MVWCo-S`` (mean gain in points),
-        ``MVM_std``, ``n_seeds`` and ``MVM_wins`` / ``MVWCo-S_wins`` (seeds
-        where multi-view beat the baseline).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from skcells.experiments import multiview_gain
-    >>> runs = pd.DataFrame(dict(
-    ...     dataset="wbc", model="cnn9", curriculum=False, seed=[1, 1, 1],
-    ...     variant=["baseline", "MVM", "MVWCo-S"], accuracy=[80.0, 88.0, 89.0]))
-    >>> multiview_gain(runs).loc["cnn9", ["MVM", "MVWCo-S"]].tolist()
-    [8.0, 9.0]
-    """
-    import pandas as pd
-
-    rows = results[(results["dataset"] == dataset) & (~results["curriculum"])]
-    if rows.empty:
-        return pd.DataFrame(
-            columns=["MVM", "MVWCo-S", "MVM_std", "n_seeds", "MVM_wins", "MVWCo-S_wins"]
-        )
-    wide = rows.pivot_table(
-        index=["model", "seed"], columns="variant", values="accuracy"
-    )
-    diff = pd.DataFrame(
-        {v: wide[v] - wide["baseline"] for v in ("MVM", "MVWCo-S")}, index=wide.index
-    )
-    grouped = diff.groupby(level="model")
-    gain = grouped.mean()
-    gain["MVM_std"] = grouped["MVM"].std()
-    gain["n_seeds"] = grouped.size()
-    for variant in ("MVM", "MVWCo-S"):
-        gain[f"{variant}_wins"] = (diff[variant] > 0).groupby(level="model").sum()
-    return gain
-
-
-# ------------------------------------------------------------------ format
-
-
-def format_count(n):
-    """Parameter count as the paper writes it (``4.4 M``, ``2 K``).
-
-    Examples
-    --------
-    >>> from skcells.experiments._tables import format_count
-    >>> format_count(4_434_570), format_count(2_050), format_count(303_303_682)
-    ('4.4 M', '2 K', '303 M')
-    """
+def _format_count(n):
+    """Parameter count as the paper writes it: ``4.4 M``, ``2 K``, ``303 M``."""
     n = int(n)
     for unit, size in (("M", 1e6), ("K", 1e3)):
         if n >= size:
@@ -196,8 +32,8 @@ def _paper_pm(pair):
 
 
 def _params(n_params, n_trainable):
-    trainable = "all" if n_trainable == n_params else format_count(n_trainable)
-    return f"{format_count(n_params)} ({trainable})"
+    trainable = "all" if n_trainable == n_params else _format_count(n_trainable)
+    return f"{_format_count(n_params)} ({trainable})"
 
 
 def _cell(summary, **where):
@@ -274,7 +110,7 @@ def table1_markdown(summary):
                     )
                 )
                 continue
-            label = MODEL_LABELS[paper["model"]]
+            label = _MODEL_LABELS[paper["model"]]
             if plain["pretrained"] != "none":
                 label += " pr."
             mvm = mvwco = cl = "-"
@@ -388,14 +224,6 @@ def table2_markdown(summary, *, dataset="digits"):
     return "\n".join(lines)
 
 
-#: Multi-view gains of the paper's Table 1 (MV minus baseline, points).
-PAPER_WBC_GAIN = {
-    p["model"]: round(p["mv"][0] - p["baseline"][0], 2)
-    for p in PAPER_TABLE1
-    if p["dataset"] == "wbc"
-}
-
-
 def headline_markdown(results):
     """The headline effect: multi-view beats the single view on WBC.
 
@@ -418,11 +246,11 @@ def headline_markdown(results):
         spread = "" if np.isnan(std) else f" (std {std:.2f})"
         n = int(row["n_seeds"])
         lines.append(
-            f"- {MODEL_LABELS[model]}: MVM {row['MVM']:+.2f} points{spread}, "
+            f"- {_MODEL_LABELS[model]}: MVM {row['MVM']:+.2f} points{spread}, "
             f"MVWCo-S {row['MVWCo-S']:+.2f} points over the single-view "
             f"baseline, mean of {n} seed(s); MVM / MVWCo-S beat the baseline in "
             f"{int(row['MVM_wins'])} / {int(row['MVWCo-S_wins'])} of the {n} "
-            f"seeds; paper: {PAPER_WBC_GAIN[model]:+.2f}."
+            f"seeds; paper: {_PAPER_WBC_GAIN[model]:+.2f}."
         )
     if len(gain) > 1:
         lines.append(
