@@ -36,6 +36,7 @@ from skcells.tuning import (
     training_search,
     trials_table,
     tune_predict_time,
+    tuning_model,
     tuning_problem,
     tuning_recipe,
     write_study_report,
@@ -721,3 +722,17 @@ def test_tuning_recipe_bad_input():
         tuning_recipe("smoke", target="plt")
     with pytest.raises(ValueError, match="random_state must be an int >= 0"):
         tuning_recipe("smoke", random_state=-1)
+
+
+def test_tuning_uses_the_experiments_scales_and_net():
+    import skcells.tuning
+    from skcells.experiments import get_scale
+
+    recipe, sizes = tuning_recipe("quick"), get_scale("quick").tuning
+    assert recipe["data"]["n_videos"] == sizes["n_videos"] == 240
+    assert recipe["net"]["max_epochs"] == sizes["max_epochs"]
+    net = tuning_model(recipe).estimator
+    assert isinstance(net, CurriculumNeuralNetClassifier) and net.train_split is None
+    assert net.module__name == "cnn9" and net.module__width == sizes["width"]
+    with pytest.warns(FutureWarning, match="get_scale"):
+        assert skcells.tuning.SCALES["quick"] == sizes

@@ -27,6 +27,11 @@ def _pm(mean, std):
     return f"{mean:.2f} ± {std:.2f}"
 
 
+def _mean(row):
+    """Mean ± std of a summary row, "-" for none."""
+    return "-" if row is None else _pm(row["mean"], row["std"])
+
+
 def _paper_pm(pair):
     return "-" if pair is None else f"{pair[0]:g} ± {pair[1]:g}"
 
@@ -90,52 +95,35 @@ def table1_markdown(summary):
             if "input" in paper:
                 where["input"] = paper["input"]
             plain = _cell(summary, **where, curriculum=False, variant="baseline")
-            paper_mv_cl = f"{_paper_pm(paper['mv'])} / {_paper_pm(paper['cl'])}"
-            label = paper["label"].replace(" pr.", "")
             if plain is None:
-                lines.append(
-                    _row(
-                        [
-                            label,
-                            f"not run at this scale / {paper['params']}",
-                            f"- / {paper['epochs']}",
-                            f"- / {paper['input_shape']}",
-                            "-",
-                            "-",
-                            "-",
-                            "-",
-                            _paper_pm(paper["baseline"]),
-                            paper_mv_cl,
-                        ]
-                    )
-                )
-                continue
-            label = _MODEL_LABELS[paper["model"]]
-            if plain["pretrained"] != "none":
-                label += " pr."
-            mvm = mvwco = cl = "-"
-            if dataset == "wbc":
-                m = _cell(summary, **where, curriculum=False, variant="MVM")
-                w = _cell(summary, **where, curriculum=False, variant="MVWCo-S")
-                mvm = "-" if m is None else _pm(m["mean"], m["std"])
-                mvwco = "-" if w is None else _pm(w["mean"], w["std"])
+                label = paper["label"].replace(" pr.", "")
+                ours, scores = ["not run at this scale", "-", "-"], ["-"] * 4
             else:
-                c = _cell(summary, **where, curriculum=True, variant="baseline")
-                cl = "-" if c is None else _pm(c["mean"], c["std"])
+                label = _MODEL_LABELS[paper["model"]]
+                label += "" if plain["pretrained"] == "none" else " pr."
+                ours = [
+                    _params(plain["n_params"], plain["n_trainable"]),
+                    plain["epochs"],
+                    plain["input_shape"],
+                ]
+                scores = [_mean(plain), "-", "-", "-"]
+                if dataset == "wbc":
+                    scores[1:3] = [
+                        _mean(_cell(summary, **where, curriculum=False, variant=v))
+                        for v in ("MVM", "MVWCo-S")
+                    ]
+                else:
+                    cl = _cell(summary, **where, curriculum=True, variant="baseline")
+                    scores[3] = _mean(cl)
+            config = zip(ours, (paper["params"], paper["epochs"], paper["input_shape"]))
             lines.append(
                 _row(
                     [
                         label,
-                        f"{_params(plain['n_params'], plain['n_trainable'])} / "
-                        f"{paper['params']}",
-                        f"{plain['epochs']} / {paper['epochs']}",
-                        f"{plain['input_shape']} / {paper['input_shape']}",
-                        _pm(plain["mean"], plain["std"]),
-                        mvm,
-                        mvwco,
-                        cl,
+                        *(f"{a} / {b}" for a, b in config),
+                        *scores,
                         _paper_pm(paper["baseline"]),
-                        paper_mv_cl,
+                        f"{_paper_pm(paper['mv'])} / {_paper_pm(paper['cl'])}",
                     ]
                 )
             )
@@ -176,51 +164,26 @@ def table2_markdown(summary, *, dataset="digits"):
         if paper["group"] != group:
             group = paper["group"]
             lines.append(_row([f"*{group}*", *blank]))
-        paper_cells = [_paper_pm(paper["clean"]), _paper_pm(paper["noisy"])]
-        if paper["variant"] is None:
-            lines.append(
-                _row(
-                    [
-                        paper["label"],
-                        paper["ls"],
-                        f"- / {paper['params']}",
-                        f"- / {paper['epochs']}",
-                        "-",
-                        "-",
-                        *paper_cells,
-                    ]
-                )
-            )
-            continue
-        base = {"series": 3, "dataset": dataset, "variant": paper["variant"]}
-        clean = _cell(summary, **base, label_noise=0.0)
-        noisy = _cell(summary, **base, label_noise=0.2)
-        ref = clean if clean is not None else noisy
-        if ref is None:
-            config = ["not run", "-"]
+        if paper["variant"] is None:  # a number of the literature
+            ls, ours = paper["ls"], ["-", "-"]
+            config = [f"- / {paper['params']}", f"- / {paper['epochs']}"]
         else:
-            config = [
-                f"{_params(ref['n_params'], ref['n_trainable'])} / {paper['params']}",
-                f"{ref['epochs']} / {paper['epochs']}",
-            ]
-        ls = "-"
-        if clean is not None or noisy is not None:
-            ls = " / ".join(
-                "-" if r is None else f"{r['label_smoothing']:g}"
-                for r in (clean, noisy)
-            )
-        lines.append(
-            _row(
-                [
-                    paper["label"],
-                    ls,
-                    *config,
-                    "-" if clean is None else _pm(clean["mean"], clean["std"]),
-                    "-" if noisy is None else _pm(noisy["mean"], noisy["std"]),
-                    *paper_cells,
+            base = {"series": 3, "dataset": dataset, "variant": paper["variant"]}
+            runs = [_cell(summary, **base, label_noise=n) for n in (0.0, 0.2)]
+            ref = runs[0] if runs[0] is not None else runs[1]
+            ls, config = "-", ["not run", "-"]
+            if ref is not None:
+                ls = " / ".join(
+                    "-" if r is None else f"{r['label_smoothing']:g}" for r in runs
+                )
+                config = [
+                    f"{_params(ref['n_params'], ref['n_trainable'])} / "
+                    f"{paper['params']}",
+                    f"{ref['epochs']} / {paper['epochs']}",
                 ]
-            )
-        )
+            ours = [_mean(r) for r in runs]
+        paper_cells = [_paper_pm(paper["clean"]), _paper_pm(paper["noisy"])]
+        lines.append(_row([paper["label"], ls, *config, *ours, *paper_cells]))
     return "\n".join(lines)
 
 

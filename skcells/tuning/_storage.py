@@ -105,24 +105,23 @@ def make_storage(
 
     if isinstance(storage, optuna.storages.BaseStorage):
         return storage
-    if storage is None:
-        if out_dir is None:
-            raise ValueError(
-                "storage=None keeps the study in a journal file in out_dir; pass "
-                "out_dir (a folder) or an Optuna storage URL."
-            )
-        if not isinstance(out_dir, str | os.PathLike):
-            raise TypeError(
-                f"out_dir must be a str or path-like, got {type(out_dir).__name__}."
-            )
-        return _journal_storage(Path(out_dir) / _DEFAULT_JOURNAL)
-    if isinstance(storage, os.PathLike):
-        return _journal_storage(Path(storage))
-    if not isinstance(storage, str):
+    if storage is None and out_dir is None:
+        raise ValueError(
+            "storage=None keeps the study in a journal file in out_dir; pass "
+            "out_dir (a folder) or an Optuna storage URL."
+        )
+    if storage is None and not isinstance(out_dir, str | os.PathLike):
+        raise TypeError(
+            f"out_dir must be a str or path-like, got {type(out_dir).__name__}."
+        )
+    if not isinstance(storage, str | os.PathLike | None):
         raise TypeError(
             "storage must be None, an Optuna storage URL, a journal file path or "
             f"an optuna.storages.BaseStorage, got {type(storage).__name__}."
         )
+    journal = _journal_path(storage, out_dir)
+    if journal is not None:
+        return _journal_storage(journal)
     if "://" in storage:
         return _rdb_storage(
             storage,
@@ -130,8 +129,6 @@ def make_storage(
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
         )
-    if storage.endswith(_JOURNAL_SUFFIXES):
-        return _journal_storage(Path(storage))
     raise ValueError(
         f"storage must be an Optuna storage URL (e.g. 'sqlite:///study.db' or "
         f"'postgresql+psycopg2://user@host:5432/db') or a journal file path "
