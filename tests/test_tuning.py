@@ -167,22 +167,24 @@ def test_study_direction_mismatch_and_bad_arguments(tmp_path):
 
 def test_concurrent_create_gives_one_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'race.db'}"
-    ids, errors = [], []
+    errors = []
 
-    def worker():
+    def worker(i):
         try:
             study = load_or_create_study("shared", url, create=True)
-            ids.append(study._study_id)
+            study.set_user_attr(f"worker{i}", i)  # written into the study it got
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors
-    assert len(set(ids)) == 1
+    # one study, which all four workers got
+    study = load_or_create_study("shared", url)
+    assert study.user_attrs == {f"worker{i}": i for i in range(4)}
     names = [s.study_name for s in optuna.get_all_study_summaries(url)]
     assert names == ["shared"]
 
