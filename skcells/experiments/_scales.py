@@ -146,14 +146,14 @@ class Scale:
     curriculum : dict
         ``initial_competence``, ``competence_power`` and
         ``curriculum_epochs`` of the curriculum runs.
+    description : str
+        One line on what the scale is for.
     tuning : dict
         The model that ``skcells tune`` tunes at this scale (see
         :func:`skcells.tuning.tuning_recipe`): ``n_videos``, ``size``,
         ``width``, ``max_epochs`` and ``batch_size``, and the command's
         defaults ``n_trials`` and ``n_views`` (the range searched); empty
         when the scale has none.
-    description : str
-        One line on what the scale is for.
     """
 
     name: str
@@ -165,8 +165,8 @@ class Scale:
     specs: tuple
     series_seeds: dict = field(default_factory=dict)
     curriculum: dict = field(default_factory=dict)
-    tuning: dict = field(default_factory=dict)
     description: str = ""
+    tuning: dict = field(default_factory=dict)
 
     def seeds_of(self, series):
         """Return the seeds of one series.

@@ -70,6 +70,7 @@ def tuning_recipe(scale="quick", *, target="wbc", random_state=0):
     (48, 'rbc', 3)
     """
     s = _tuning_sizes(scale)
+    target = check_option(target, "target", ("wbc", "rbc"))
     return {
         "scale": scale,
         "seed": check_int(random_state, "random_state", low=0),
@@ -78,7 +79,7 @@ def tuning_recipe(scale="quick", *, target="wbc", random_state=0):
             "n_videos": s["n_videos"],
             "n_frames": 1,
             "size": s["size"],
-            "target": check_option(target, "target", ("wbc", "rbc")),
+            "target": target,
         },
         "validation_fraction": 0.5,
         "net": {
