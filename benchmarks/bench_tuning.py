@@ -28,14 +28,14 @@ import optuna
 import torch
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
 
-from skcells.datasets import fetch_synthetic_blood_videos
+from skcells.experiments import load_video_inputs
 from skcells.tuning import (
     PredictTimeSpace,
     best_trial,
     tune_predict_time,
+    tuning_model,
     tuning_recipe,
 )
-from skcells.tuning._recipe import _build
 
 N_VIEWS = [1, 5, 10]
 CROP_LOW = [0.1, 0.3]
@@ -59,21 +59,21 @@ class Clock:
 def load(recipe):
     """The recipe's single frames, split like ``skcells tune`` splits them."""
     d = recipe["data"]
-    bunch = fetch_synthetic_blood_videos(
+    inputs, _ = load_video_inputs(
+        d["target"],
         n_videos=d["n_videos"],
         n_frames=d["n_frames"],
         size=d["size"],
-        target=d["target"],
         random_state=recipe["seed"],
         verbose=False,
     )
-    X = np.asarray(bunch.data[:, 0])
+    X, y, difficulty = inputs["frame"]
     return train_test_split(
-        X,
-        bunch.target,
-        bunch.difficulty,
+        np.asarray(X),
+        y,
+        difficulty,
         test_size=recipe["validation_fraction"],
-        stratify=bunch.target,
+        stratify=y,
         random_state=recipe["seed"],
     )
 
@@ -112,7 +112,7 @@ def main(argv=None):
     # (a) fit once, then one trial per candidate on the fitted model.
     torch.manual_seed(args.seed)
     with Clock() as fit_a:
-        model = _build(recipe).fit(X_train, y_train, difficulty=d_train)
+        model = tuning_model(recipe).fit(X_train, y_train, difficulty=d_train)
     grid = {
         "n_views": N_VIEWS,
         "crop_scale_low": CROP_LOW,
@@ -155,7 +155,7 @@ def main(argv=None):
         np.r_[np.full(len(y_train), -1), np.zeros(len(y_val))].astype(int)
     )
     search = GridSearchCV(
-        _build(recipe).set_params(random_state=args.seed),
+        tuning_model(recipe).set_params(random_state=args.seed),
         {
             "n_views": N_VIEWS,
             "crop_scale": crop_pairs,

@@ -8,35 +8,27 @@ with a non-zero exit status, never as a traceback.
 """
 
 import argparse
-import importlib
 import logging
 import sys
 
-from ._commands import CommandError
+from ._commands import CommandError, generate, reproduce, show, tune
 from ._version import __version__
-
-# Subcommand name -> module in ``skcells._commands`` that defines
-# ``add_arguments(parser)`` and ``run(args) -> int``, plus a one-line help.
-_COMMANDS = {
-    "generate": ("generate", "render the synthetic blood-cell videos into the cache"),
-    "show": ("show", "write a PNG grid of sample frames and a GIF of one video"),
-    "reproduce": ("reproduce", "run the paper's experiments and write tables/figures"),
-    "tune": ("tune", "tune the multi-view prediction parameters with Optuna"),
-}
 
 
 def _available_commands():
-    """Return the subcommands whose module exists in this installation."""
-    found = {}
-    for name, (module, help_) in _COMMANDS.items():
-        try:
-            mod = importlib.import_module(f"skcells._commands.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"skcells._commands.{module}":
-                continue
-            raise
-        found[name] = (mod, help_)
-    return found
+    """Return the subcommands: name to (module, one-line help).
+
+    Each module defines ``add_arguments(parser)`` and ``run(args) -> int``.
+    """
+    return {
+        "generate": (generate, "render the synthetic blood-cell videos into the cache"),
+        "show": (show, "write a PNG grid of sample frames and a GIF of one video"),
+        "reproduce": (
+            reproduce,
+            "run the paper's experiments and write tables/figures",
+        ),
+        "tune": (tune, "tune the multi-view prediction parameters with Optuna"),
+    }
 
 
 def build_parser():

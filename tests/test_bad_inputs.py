@@ -1677,7 +1677,7 @@ for _func in (trials_table, best_trial_summary, count_states, plot_history):
         f"{_func.__name__}-study",
         lambda f=_func: f(5),
         TypeError,
-        "study must be an optuna.Study",
+        f"'study' parameter of {_func.__name__} must be an instance of 'optuna",
     )
 bad(
     "type",
@@ -1698,7 +1698,7 @@ bad(
     "training_search-study",
     lambda: _search(study=5),
     TypeError,
-    "study must be an optuna.Study",
+    "'study' parameter of training_search must be an instance of 'optuna",
 )
 bad("range", "check_n_trials", lambda: check_n_trials(-1), ValueError, "n_trials")
 bad("type", "check_n_trials", lambda: check_n_trials(True), TypeError, "n_trials")

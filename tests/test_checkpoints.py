@@ -253,14 +253,11 @@ def test_tuning_model_cache_does_not_unpickle_tampered_files(marker, tmp_path):
     ``weights_only=True``, so the payload never runs.
     """
     from skcells.tuning import tuning_problem, tuning_recipe
-    from skcells.tuning._recipe import _CACHE_DIR, _PARAMS_FILE
-    from skcells.utils import params_hash
 
+    path = tuning_problem("smoke", random_state=0, data_home=tmp_path).model_path
+    _write(path, {"features.0.weight": _Payload(marker)})
     recipe = tuning_recipe("smoke", random_state=0)
-    folder = tmp_path / _CACHE_DIR / params_hash(recipe)[:20]
-    folder.mkdir(parents=True)
-    _write(folder / _PARAMS_FILE, {"features.0.weight": _Payload(marker)})
-    write_manifest(folder, [_PARAMS_FILE], recipe=recipe)
+    write_manifest(path.parent, [path.name], recipe=recipe)
     with pytest.raises(ValueError, match="cannot be loaded"):
         tuning_problem("smoke", random_state=0, data_home=tmp_path)
 

@@ -20,7 +20,7 @@ import optuna
 import pytest
 
 from skcells.cli import main
-from skcells.tuning import best_trial, load_or_create_study
+from skcells.tuning import best_trial, load_or_create_study, make_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -173,11 +173,12 @@ def test_killed_worker_leaves_the_study_usable(
     # Kill the victim with SIGKILL once it has finished a trial, mid-run.
     deadline = time.monotonic() + WORKER_TIMEOUT
     study = None
+    storage = make_storage(postgres_url)  # one connection pool for the polling
     while time.monotonic() < deadline:
         if victim.poll() is not None:
             pytest.fail(f"victim exited early:\n{victim.communicate()[0]}")
         try:
-            study = load_or_create_study("shared", postgres_url)
+            study = load_or_create_study("shared", storage)
         except ValueError:  # not created yet
             time.sleep(0.5)
             continue

@@ -122,7 +122,7 @@ def test_make_net_builds_the_protocol():
     assert type(net) is NeuralNetClassifier
     assert net.lr == 1e-3 and net.optimizer is torch.optim.Adam
     assert net.optimizer__weight_decay == 0.01
-    assert net.criterion__smoothing == 0.4
+    assert net.criterion__label_smoothing == 0.4
     assert net.train_split.cv == pytest.approx(0.25)  # 0.2 of the data
     names = [name for name, _ in net.callbacks]
     assert names == ["best_valid_loss", "lr_scheduler"]
@@ -254,13 +254,21 @@ def test_run_one_curriculum_needs_difficulty(digits):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"series": [4]}, ValueError, "series must be a non-empty sequence"),
+        ({"series": [4]}, ValueError, r"series must be an int in \[1, 3\], got 4"),
         ({"series": "x"}, TypeError, "series must be a sequence"),
         ({"seeds": []}, ValueError, "seeds must be a non-empty sequence"),
         ({"seeds": [1, 1]}, ValueError, "seeds must be distinct"),
         ({"device": "tpu"}, ValueError, "device must be one of"),
-        ({"n_jobs": 0}, ValueError, "n_jobs must be None, -1 or an int >= 1, got 0"),
-        ({"weights": {"vgg": "x.pt"}}, ValueError, "got the model 'vgg'"),
+        (
+            {"n_jobs": 0},
+            ValueError,
+            r"n_jobs must be None, -1 \(all cores\) or an int >= 1, got 0",
+        ),
+        (
+            {"weights": {"vgg": "x.pt"}},
+            ValueError,
+            "weights must be one of .*got 'vgg'",
+        ),
         ({"weights": {"cnn9": "download"}}, ValueError, "not available for cnn9"),
         ({"weights": {"resnet18": "nowhere.pt"}}, FileNotFoundError, "nowhere.pt"),
         ({"progress": "yes"}, TypeError, "progress must be a bool"),

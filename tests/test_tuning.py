@@ -36,6 +36,7 @@ from skcells.tuning import (
     training_search,
     trials_table,
     tune_predict_time,
+    tuning_model,
     tuning_problem,
     tuning_recipe,
     write_study_report,
@@ -110,9 +111,9 @@ def test_bad_storage_types(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"connect_timeout": 0}, ValueError, "connect_timeout must be > 0, got 0"),
-        ({"connect_timeout": "5"}, TypeError, "connect_timeout must be a number"),
-        ({"heartbeat_interval": 0}, ValueError, "heartbeat_interval must be > 0"),
+        ({"connect_timeout": 0}, ValueError, "connect_timeout must be .*> 0, got 0"),
+        ({"connect_timeout": "5"}, TypeError, "connect_timeout must be a .*number"),
+        ({"heartbeat_interval": 0}, ValueError, "heartbeat_interval must be .*>= 1"),
         ({"heartbeat_interval": 1.5}, TypeError, "heartbeat_interval must be an int"),
         ({"grace_period": 3}, ValueError, "grace_period needs a heartbeat"),
     ],
@@ -166,22 +167,24 @@ def test_study_direction_mismatch_and_bad_arguments(tmp_path):
 
 def test_concurrent_create_gives_one_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'race.db'}"
-    ids, errors = [], []
+    errors = []
 
-    def worker():
+    def worker(i):
         try:
             study = load_or_create_study("shared", url, create=True)
-            ids.append(study._study_id)
+            study.set_user_attr(f"worker{i}", i)  # written into the study it got
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors
-    assert len(set(ids)) == 1
+    # one study, which all four workers got
+    study = load_or_create_study("shared", url)
+    assert study.user_attrs == {f"worker{i}": i for i in range(4)}
     names = [s.study_name for s in optuna.get_all_study_summaries(url)]
     assert names == ["shared"]
 
@@ -192,17 +195,25 @@ def test_concurrent_create_gives_one_study(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"n_views": (0, 5)}, ValueError, r"n_views must be a range .* got \(0, 5\)"),
-        ({"n_views": (6, 5)}, ValueError, r"1 <= low <= high, got \(6, 5\)"),
-        ({"n_views": (1.0, 5)}, TypeError, "n_views must be a range .* of integers"),
-        ({"n_views": 5}, ValueError, "n_views must be a range"),
-        ({"crop_scale_low": (0.3, 0.2)}, ValueError, "0 < low <= high <= 1"),
+        ({"n_views": (0, 5)}, ValueError, r"n_views must be a pair .* got \(0, 5\)"),
+        ({"n_views": (6, 5)}, ValueError, r"low <= high, both >= 1, got \(6, 5\)"),
+        ({"n_views": (1.0, 5)}, TypeError, "n_views must be a pair of integers"),
+        ({"n_views": 5}, ValueError, "n_views must be a pair"),
+        ({"crop_scale_low": (0.3, 0.2)}, ValueError, r"low <= high, both in \(0, 1\]"),
         ({"crop_scale_low": (0.0, 0.2)}, ValueError, "crop_scale_low must be"),
         ({"crop_scale_high": (0.5, 1.5)}, ValueError, "crop_scale_high must be"),
         ({"crop_scale_high": (0.1, 0.3)}, ValueError, "must reach at least the top"),
-        ({"crop_scale_low": (0.1, float("nan"))}, ValueError, "finite"),
+        (
+            {"crop_scale_low": (0.1, float("nan"))},
+            ValueError,
+            r"crop_scale_low must be .* got \(0.1, nan\)",
+        ),
         ({"aggregation": ()}, ValueError, "aggregation must be a non-empty"),
-        ({"aggregation": ("max",)}, ValueError, "got \\('max',\\)"),
+        (
+            {"aggregation": ("max",)},
+            ValueError,
+            "aggregation must be one of .*got 'max'",
+        ),
         ({"aggregation": ("mode", "mode")}, ValueError, "distinct"),
         ({"n_views_log": 1}, TypeError, "n_views_log must be a bool"),
     ],
@@ -253,7 +264,7 @@ def test_to_estimator_params_needs_every_draw():
     [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError)],
 )
 def test_check_n_trials(value, exc):
-    with pytest.raises(exc, match=f"n_trials must be an integer >= 1, got {value!r}"):
+    with pytest.raises(exc, match=f"n_trials must be an int >= 1, got {value!r}"):
         check_n_trials(value)
     assert check_n_trials(np.int64(3)) == 3
 
@@ -298,7 +309,9 @@ def test_write_study_report(tmp_path):
     assert paths["history"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     leftovers = [p.name for p in (tmp_path / "report").iterdir()]
     assert sorted(leftovers) == ["optimization_history.png", "trials.csv"]
-    with pytest.raises(TypeError, match="out_dir must be"):
+    with pytest.raises(
+        TypeError, match="'out_dir' parameter of write_study_report must"
+    ):
         write_study_report(study, None)
 
 
@@ -417,13 +430,15 @@ def test_tune_predict_time_adds_to_a_stored_study(
 
 def test_tune_predict_time_bad_input(fitted_multiview, digits_split):
     _, _, X_val, y_val = digits_split
-    with pytest.raises(ValueError, match="n_trials must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_trials must be an int >= 1, got 0"):
         tune_predict_time(fitted_multiview, X_val, y_val, n_trials=0)
     with pytest.raises(ValueError, match="same number of samples"):
         tune_predict_time(fitted_multiview, X_val, y_val[:-1], n_trials=1)
     with pytest.raises(TypeError, match="space must be a PredictTimeSpace"):
         tune_predict_time(fitted_multiview, X_val, y_val, space={"n_views": (1, 2)})
-    with pytest.raises(TypeError, match="study must be an optuna.Study"):
+    with pytest.raises(
+        TypeError, match="'study' parameter of .* an instance of 'optuna"
+    ):
         tune_predict_time(fitted_multiview, X_val, y_val, n_trials=1, study="s")
     with pytest.raises(NotFittedError):
         tune_predict_time(
@@ -505,8 +520,8 @@ def test_curriculum_search_space_names_follow_the_estimator():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"lr": (0.1, 0.01)}, ValueError, "lr must be a range"),
-        ({"lr": (0.0, 0.01)}, ValueError, "lr must be a range .* 0 < low"),
+        ({"lr": (0.1, 0.01)}, ValueError, "lr must be a pair"),
+        ({"lr": (0.0, 0.01)}, ValueError, "lr must be a pair .* both > 0"),
         ({"curriculum_epochs": (0, 3)}, ValueError, "curriculum_epochs must be"),
         ({"curriculum_epochs": (1.5, 3)}, TypeError, "curriculum_epochs must be"),
         ({"initial_competence": (0.5, 1.5)}, ValueError, "initial_competence"),
@@ -573,7 +588,7 @@ def test_training_search_routes_difficulty_to_every_fold(routing):
 
 def test_training_search_bad_input():
     estimator = _curriculum_multiview()
-    with pytest.raises(ValueError, match="n_trials must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_trials must be an int >= 1, got 0"):
         training_search(estimator, n_trials=0)
     with pytest.raises(ValueError, match="param_distributions must be a non-empty"):
         training_search(estimator, {})
@@ -591,11 +606,11 @@ def test_training_search_bad_input():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--n-trials", "0"], "--n-trials must be an integer >= 1, got 0"),
-        (["--n-views", "5", "2"], "n_views must be a range (low, high)"),
+        (["--n-trials", "0"], "--n-trials must be an int >= 1, got 0"),
+        (["--n-views", "5", "2"], "n_views must be a pair (low, high)"),
         (["--crop-scale-low", "0.6", "0.7", "--crop-scale-high", "0.2", "0.5"],
          "crop_scale_high must reach"),
-        (["--timeout", "-1"], "--timeout must be > 0"),
+        (["--timeout", "-1"], "--timeout must be a finite real number > 0"),
         (["--study", "nope"], "study_name='nope' does not exist"),
         (["--storage", "nonsense"], "storage must be an Optuna storage URL"),
         (["--storage", "postgresql+psycopg2://u:pw@127.0.0.1:1/x", "--create",
@@ -707,5 +722,19 @@ def test_tuning_recipe_bad_input():
         tuning_recipe("huge")
     with pytest.raises(ValueError, match="target must be one of"):
         tuning_recipe("smoke", target="plt")
-    with pytest.raises(ValueError, match="random_state must be a non-negative int"):
+    with pytest.raises(ValueError, match="random_state must be an int >= 0"):
         tuning_recipe("smoke", random_state=-1)
+
+
+def test_tuning_uses_the_experiments_scales_and_net():
+    import skcells.tuning
+    from skcells.experiments import get_scale
+
+    recipe, sizes = tuning_recipe("quick"), get_scale("quick").tuning
+    assert recipe["data"]["n_videos"] == sizes["n_videos"] == 240
+    assert recipe["net"]["max_epochs"] == sizes["max_epochs"]
+    net = tuning_model(recipe).estimator
+    assert isinstance(net, CurriculumNeuralNetClassifier) and net.train_split is None
+    assert net.module__name == "cnn9" and net.module__width == sizes["width"]
+    with pytest.warns(FutureWarning, match="get_scale"):
+        assert skcells.tuning.SCALES["quick"] == sizes

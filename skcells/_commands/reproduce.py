@@ -18,11 +18,13 @@ from pathlib import Path
 
 from ..experiments import SCALE_NAMES
 
-SERIES_HELP = (
+_SERIES_HELP = (
     "1: WBC, single view vs multi-view (Table 1 top); 2: RBC, with and "
     "without curriculum learning (Table 1 bottom); 3: label noise and "
     "smoothing (Table 2)"
 )
+#: Options passed to run_experiments unchanged.
+_OPTIONS = ("series", "scale", "seeds", "device", "n_jobs", "data_home", "cifar_root")
 
 
 def add_arguments(parser):
@@ -41,7 +43,7 @@ def add_arguments(parser):
         choices=(1, 2, 3),
         default=[1, 2, 3],
         metavar="N",
-        help=f"series to run (default: all). {SERIES_HELP}",
+        help=f"series to run (default: all). {_SERIES_HELP}",
     )
     parser.add_argument(
         "--seeds",
@@ -114,13 +116,7 @@ def run(args):
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {os.fspath(out)!r} exists and is not a folder.")
     experiment = run_experiments(
-        series=args.series,
-        scale=args.scale,
-        seeds=args.seeds,
-        device=args.device,
-        n_jobs=args.n_jobs,
-        data_home=args.data_home,
-        cifar_root=args.cifar_root,
+        **{name: getattr(args, name) for name in _OPTIONS},
         weights=_parse_weights(args.weights),
     )
     out.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ trials.
 """
 
 import datetime
+import functools
 import json
 import logging
 import os
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 _RECIPE_ATTR = "skcells:recipe_hash"
 _MODEL_ATTR = "skcells:model_sha256"
-_DEFAULT_OUT = "skcells-results/tune"
-RUN_FILE = "run.json"
 
 
 def add_arguments(parser):
@@ -53,7 +52,6 @@ def add_arguments(parser):
     study.add_argument(
         "--storage",
         metavar="URL",
-        default=None,
         help="Optuna storage URL (sqlite:///file.db, postgresql+psycopg2://"
         "user:password@host:port/db, ...) or a journal file path ending in "
         "'.log'; default: a journal file in --out",
@@ -73,14 +71,12 @@ def add_arguments(parser):
         "--n-trials",
         type=int,
         metavar="N",
-        default=None,
         help="trials this worker runs (default: 5 at smoke scale, 30 at quick)",
     )
     study.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",
-        default=None,
         help="start no new trial after this many seconds",
     )
     study.add_argument(
@@ -92,7 +88,6 @@ def add_arguments(parser):
     study.add_argument(
         "--sampler-seed",
         type=int,
-        default=None,
         metavar="INT",
         help="seed of this worker's TPE sampler (default: random, so that "
         "workers explore different points)",
@@ -115,7 +110,6 @@ def add_arguments(parser):
     study.add_argument(
         "--grace-period",
         type=int,
-        default=None,
         metavar="SECONDS",
         help="seconds without heartbeat before a running trial counts as failed "
         "(default: twice the heartbeat interval)",
@@ -139,7 +133,6 @@ def add_arguments(parser):
     )
     model.add_argument(
         "--data-home",
-        default=None,
         metavar="DIR",
         help="dataset and model cache folder (default: $SKCELLS_DATA or "
         "~/scikit_learn_data/skcells); share it between machines to share "
@@ -152,26 +145,21 @@ def add_arguments(parser):
         type=int,
         nargs=2,
         metavar=("LOW", "HIGH"),
-        default=None,
         help="range of the number of views (default: 1 8 at smoke scale, "
         "1 20 at quick)",
     )
-    space.add_argument(
-        "--crop-scale-low",
-        type=float,
-        nargs=2,
-        metavar=("LOW", "HIGH"),
-        default=(0.05, 0.5),
-        help="range of the lower crop-scale bound (default: 0.05 0.5)",
-    )
-    space.add_argument(
-        "--crop-scale-high",
-        type=float,
-        nargs=2,
-        metavar=("LOW", "HIGH"),
-        default=(0.1, 1.0),
-        help="range of the upper crop-scale bound (default: 0.1 1.0)",
-    )
+    for end, bound, (low, high) in (
+        ("low", "lower", (0.05, 0.5)),
+        ("high", "upper", (0.1, 1.0)),
+    ):
+        space.add_argument(
+            f"--crop-scale-{end}",
+            type=float,
+            nargs=2,
+            metavar=("LOW", "HIGH"),
+            default=(low, high),
+            help=f"range of the {bound} crop-scale bound (default: {low} {high})",
+        )
     space.add_argument(
         "--aggregation",
         nargs="+",
@@ -181,7 +169,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--out",
-        default=_DEFAULT_OUT,
+        default="skcells-results/tune",
         metavar="DIR",
         help="output folder (default: %(default)s)",
     )
@@ -202,8 +190,8 @@ def run(args):
     """
     import optuna
 
+    from ..experiments import get_scale
     from ..tuning import (
-        SCALES,
         PredictTimeObjective,
         PredictTimeSpace,
         check_n_trials,
@@ -212,29 +200,27 @@ def run(args):
         tuning_problem,
         tuning_recipe,
     )
-    from ..utils import params_hash
+    from ..utils import check_int, check_real, params_hash
 
     optuna.logging.set_verbosity(
         optuna.logging.INFO if args.verbose else optuna.logging.WARNING
     )
     out = Path(args.out)
-    n_trials = args.n_trials
-    if n_trials is None:
-        n_trials = SCALES[args.scale]["n_trials"]
+    defaults = get_scale(args.scale).tuning
+    n_trials = defaults["n_trials"] if args.n_trials is None else args.n_trials
     check_n_trials(n_trials, "--n-trials")
-    if args.timeout is not None and not args.timeout > 0:
-        raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout}.")
-    if args.sampler_seed is not None and not 0 <= args.sampler_seed < 2**32:
-        raise ValueError(
-            f"--sampler-seed must be an integer in [0, 2**32), got {args.sampler_seed}."
-        )
+    if args.timeout is not None:
+        check_real(args.timeout, "--timeout", low=0, low_open=True)
+    if args.sampler_seed is not None:
+        check_int(args.sampler_seed, "--sampler-seed", low=0, high=2**32 - 1)
     space = PredictTimeSpace(
-        n_views=tuple(args.n_views or SCALES[args.scale]["n_views"]),
+        n_views=tuple(args.n_views or defaults["n_views"]),
         crop_scale_low=tuple(args.crop_scale_low),
         crop_scale_high=tuple(args.crop_scale_high),
         aggregation=tuple(args.aggregation),
     )
     is_database = isinstance(args.storage, str) and "://" in args.storage
+    heartbeat = args.heartbeat_interval if is_database else None
     if args.storage is None:
         out.mkdir(parents=True, exist_ok=True)
 
@@ -248,12 +234,15 @@ def run(args):
         sampler=optuna.samplers.TPESampler(seed=args.sampler_seed),
         out_dir=out,
         connect_timeout=args.connect_timeout,
-        heartbeat_interval=args.heartbeat_interval if is_database else None,
+        heartbeat_interval=heartbeat,
         grace_period=args.grace_period if is_database else None,
     )
-    where = describe_storage(args.storage if args.storage else study._storage)
+    where = describe_storage(args.storage, out_dir=out)
+    fail_stale = functools.partial(
+        _fail_stale, study, heartbeat=heartbeat, grace=args.grace_period
+    )
     if args.report:
-        _fail_stale(study)
+        fail_stale()
         _finish(study, where, out, worker=None, ran=[])
         return 0
 
@@ -286,7 +275,7 @@ def run(args):
             "trial #%d %s: %s", trial.number, trial.state.name.lower(), trial.value
         )
 
-    _fail_stale(study)
+    fail_stale()
     print(
         f"skcells tune: worker {worker} runs {n_trials} trial(s) of study "
         f"{args.study!r} in {where}",
@@ -299,7 +288,7 @@ def run(args):
         callbacks=[progress],
         show_progress_bar=sys.stderr.isatty(),
     )
-    _fail_stale(study)
+    fail_stale()
     _finish(study, where, out, worker=worker, ran=ran)
     return 0
 
@@ -328,7 +317,7 @@ def _claim(study, key, mine, where):
     )
 
 
-def _fail_stale(study):
+def _fail_stale(study, *, heartbeat, grace):
     """Mark trials of dead workers as failed (database storages only).
 
     Optuna's heartbeat covers a trial once its heartbeat thread has written
@@ -336,9 +325,10 @@ def _fail_stale(study):
     trial.  A worker killed in between leaves a RUNNING trial without any
     heartbeat, which Optuna never marks stale.  Every trial of this command
     stamps its ``worker`` attribute first thing, so a RUNNING trial without
-    one that started more than a grace period ago belongs to a dead worker
-    and is marked FAIL as well (this compares the trial's start time with
-    this machine's clock: workers' clocks are assumed to agree to within the
+    one that started more than a grace period (``grace`` seconds, twice the
+    ``heartbeat`` interval when None) ago belongs to a dead worker and is
+    marked FAIL as well (this compares the trial's start time with this
+    machine's clock: workers' clocks are assumed to agree to within the
     grace period).
     """
     import optuna
@@ -346,27 +336,18 @@ def _fail_stale(study):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fail_stale_trials is "experimental"
         optuna.storages.fail_stale_trials(study)
-    storage = study._storage
-    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
-    if interval is None:
+    if heartbeat is None:
         return
-    grace = getattr(storage, "grace_period", None)
-    if grace is None:
-        inner = getattr(storage, "_backend", None)
-        grace = getattr(inner, "grace_period", None)
-    grace = datetime.timedelta(seconds=grace if grace is not None else 2 * interval)
+    grace = datetime.timedelta(seconds=grace or 2 * heartbeat)
     now = datetime.datetime.now()
-    running = study.get_trials(
-        deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
-    )
-    for trial in running:
+    running = optuna.trial.TrialState.RUNNING
+    for trial in study.get_trials(deepcopy=False, states=(running,)):
         started = trial.datetime_start
         if "worker" in trial.user_attrs or started is None or now - started <= grace:
             continue
         try:
-            storage.set_trial_state_values(
-                trial._trial_id, state=optuna.trial.TrialState.FAIL
-            )
+            state = optuna.trial.TrialState.FAIL
+            study.tell(trial.number, state=state, skip_if_finished=True)
             logger.warning(
                 "trial #%d never started its objective (worker killed); marked FAIL",
                 trial.number,
@@ -412,7 +393,7 @@ def _finish(study, where, out, *, worker, ran):
         "recipe_hash": study.user_attrs.get(_RECIPE_ATTR),
         "model_sha256": study.user_attrs.get(_MODEL_ATTR),
     }
-    with atomic_file(out / RUN_FILE) as tmp:
+    with atomic_file(out / "run.json") as tmp:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
     counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
     print(f"study {study.study_name!r}: {counts or 'no trials'}")
@@ -421,5 +402,7 @@ def _finish(study, where, out, *, worker, ran):
     print(summary)
     print(
         "wrote "
-        + ", ".join(str(p) for p in (paths["trials"], paths["history"], out / RUN_FILE))
+        + ", ".join(
+            str(p) for p in (paths["trials"], paths["history"], out / "run.json")
+        )
     )

@@ -1,17 +1,55 @@
-"""Data of the three series: blood-cell videos, digits, CIFAR-10."""
+"""Data of the protocol: blood-cell videos, digits, CIFAR-10."""
 
-import logging
 import os
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
 
-#: Side of the images of the third series (CIFAR-10's size).
-IMAGE_SIZE = 32
+def load_video_inputs(target, **fetch):
+    """The protocol's inputs cut from the synthetic blood-cell videos.
+
+    Parameters
+    ----------
+    target : {"wbc", "rbc"}
+        Which cell count the high/low label describes.
+    **fetch
+        Further arguments of
+        :func:`~skcells.datasets.fetch_synthetic_blood_videos`: the shape
+        (``n_videos``, ``n_frames``, ``size``), ``random_state``,
+        ``data_home``, ``n_jobs``, ``verbose``...
+
+    Returns
+    -------
+    inputs : dict of str to tuple
+        ``{"frame": (X, y, difficulty), "clip": (X, y, difficulty)}``: the
+        first frame of every video, of shape ``(n_videos, 3, size, size)``,
+        and the whole videos, ``(n_videos, n_frames, 3, size, size)``; both
+        read from the cache (uint8), nothing is copied.
+    videos : sklearn.utils.Bunch
+        The set, as :func:`~skcells.datasets.fetch_synthetic_blood_videos`
+        returns it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skcells.experiments import load_video_inputs
+    >>> inputs, videos = load_video_inputs(
+    ...     "wbc", n_videos=4, n_frames=2, size=16, data_home=tempfile.mkdtemp(),
+    ...     verbose=False)
+    >>> inputs["frame"][0].shape, inputs["clip"][0].shape
+    ((4, 3, 16, 16), (4, 2, 3, 16, 16))
+    """
+    from ..datasets import fetch_synthetic_blood_videos
+
+    videos = fetch_synthetic_blood_videos(target=target, **fetch)
+    labels = (videos.target, videos.difficulty)
+    return {
+        "frame": (videos.data[:, 0], *labels),
+        "clip": (videos.data, *labels),
+    }, videos
 
 
-def load_digit_images(*, size=IMAGE_SIZE):
+def load_digit_images(*, size=32):
     """Load scikit-learn's digits as 3-channel uint8 images (offline Table 2 data).
 
     The 1797 8x8 grey images (values 0-16) are scaled to 0-255, enlarged to
@@ -87,3 +125,54 @@ def load_cifar10(root):
     X = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
     y = np.concatenate([p[1] for p in parts]).astype(np.int64)
     return X, y
+
+
+def _stratified_subset(y, n, seed):
+    """Indices of ``n`` samples of ``y`` drawn with the class proportions."""
+    from sklearn.model_selection import train_test_split
+
+    if n is None or n >= y.shape[0]:
+        return np.arange(y.shape[0])
+    keep, _ = train_test_split(
+        np.arange(y.shape[0]), train_size=n, random_state=seed, stratify=y
+    )
+    return np.sort(keep)
+
+
+def _load_inputs(runs, scale, *, cifar_root=None, **video):
+    """Arrays of every (dataset, input) the runs need, with descriptions.
+
+    The videos returned are the RBC set when both targets ran (for the figures).
+    """
+    needed = {(r.dataset, r.input) for r in runs}
+    inputs, datasets, videos = {}, {}, None
+    side = f"{scale.size} x {scale.size}"
+    shape = f"{scale.n_videos} videos x {scale.n_frames} frames x 3 x {side}"
+    for target in ("wbc", "rbc"):
+        kinds = {kind for dataset, kind in needed if dataset == target}
+        if not kinds:
+            continue
+        arrays, bunch = load_video_inputs(
+            target,
+            n_videos=scale.n_videos,
+            n_frames=scale.n_frames,
+            size=scale.size,
+            random_state=0,
+            **video,
+        )
+        videos = bunch if videos is None or target == "rbc" else videos
+        datasets[target] = (
+            f"synthetic blood-cell videos, {target.upper()} target, {shape}"
+        )
+        inputs.update({(target, kind): arrays[kind] for kind in kinds})
+    for name in sorted({dataset for dataset, kind in needed if kind == "image"}):
+        if name == "cifar10":
+            X, y = load_cifar10(cifar_root)
+            text = "CIFAR-10"
+        else:
+            X, y = load_digit_images()
+            text = "scikit-learn digits (8x8 grey, resized to 3x32x32)"
+        keep = _stratified_subset(y, scale.series3_samples, seed=0)
+        datasets[name] = f"{text}, {keep.size} images"
+        inputs[(name, "image")] = (X[keep], y[keep], None)
+    return inputs, datasets, videos

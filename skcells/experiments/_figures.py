@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from ._scales import MODEL_LABELS
+from ._paper import _MODEL_LABELS
 
 #: Colours of the paper's Figure 4: validation loss blue, accuracy orange.
-LOSS_COLOR = "tab:blue"
-ACCURACY_COLOR = "tab:orange"
+_LOSS_COLOR = "tab:blue"
+_ACCURACY_COLOR = "tab:orange"
 
 
 def plot_sample_videos(videos):
@@ -118,7 +118,7 @@ def plot_validation_curves(experiment, *, series=1):
         curves.setdefault((model, kind), []).append(rows)
     if not curves:
         raise ValueError(f"experiment has no histories of series {series}.")
-    order = list(MODEL_LABELS)
+    order = list(_MODEL_LABELS)
     panels = sorted(curves, key=lambda mk: (order.index(mk[0]), mk[1]))
     fig = Figure(figsize=(4.2 * len(panels), 3.4), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -128,12 +128,12 @@ def plot_validation_curves(experiment, *, series=1):
             epochs = np.array([r.get("epoch", i + 1) for i, r in enumerate(rows)])
             loss = np.array([r.get("valid_loss", np.nan) for r in rows], dtype=float)
             acc = np.array([r.get("valid_acc", np.nan) for r in rows], dtype=float)
-            ax.plot(epochs, loss, color=LOSS_COLOR, alpha=0.8, lw=1.2)
-            twin.plot(epochs, 100 * acc, color=ACCURACY_COLOR, alpha=0.8, lw=1.2)
-        ax.set_title(f"{MODEL_LABELS[model]} ({kind})")
+            ax.plot(epochs, loss, color=_LOSS_COLOR, alpha=0.8, lw=1.2)
+            twin.plot(epochs, 100 * acc, color=_ACCURACY_COLOR, alpha=0.8, lw=1.2)
+        ax.set_title(f"{_MODEL_LABELS[model]} ({kind})")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("validation loss", color=LOSS_COLOR)
-        twin.set_ylabel("validation accuracy, %", color=ACCURACY_COLOR)
-        ax.tick_params(axis="y", colors=LOSS_COLOR)
-        twin.tick_params(axis="y", colors=ACCURACY_COLOR)
+        ax.set_ylabel("validation loss", color=_LOSS_COLOR)
+        twin.set_ylabel("validation accuracy, %", color=_ACCURACY_COLOR)
+        ax.tick_params(axis="y", colors=_LOSS_COLOR)
+        twin.tick_params(axis="y", colors=_ACCURACY_COLOR)
     return fig

@@ -13,20 +13,20 @@
   (MVWCo-S).
 """
 
+import io
 import logging
-import numbers
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Checkpoint, LRScheduler
 from skorch.dataset import ValidSplit
 
 from ..curriculum import CurriculumNeuralNetClassifier
 from ..models import make_model
 from ..multiview import aggregate_mode, aggregate_weighted
-from ..noise import SmoothedCrossEntropyLoss
+from ..utils import check_int, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +38,33 @@ SPLIT = (0.6, 0.2, 0.2)
 VARIANTS = ("baseline", "MVM", "MVWCo-S")
 
 
-class RestoreBestValidLoss(Callback):
+class RestoreBestValidLoss(Checkpoint):
     """Keep the weights of the epoch with the lowest validation loss.
 
-    After every epoch whose ``valid_loss_best`` flag is set, a copy of the
-    module's state dict is kept in memory; at the end of training it is
-    loaded back, so the fitted net is the best-validation-loss checkpoint of
-    the paper.  The epoch is recorded in the history as ``best_epoch``.
-    Without a validation split the callback does nothing.
+    A skorch :class:`~skorch.callbacks.Checkpoint` of the module's weights
+    on ``valid_loss_best`` with ``load_best=True``, kept in memory instead of
+    files: at the end of training the weights of the best epoch are loaded
+    back, so the fitted net is the best-validation-loss checkpoint of the
+    paper.  It adds the epoch of those weights to the history, as
+    ``best_epoch``.  Without a validation split the callback does nothing.
+
+    Parameters
+    ----------
+    **kwargs
+        Arguments of :class:`~skorch.callbacks.Checkpoint`.  The defaults
+        keep the weights in memory (``f_params`` becomes a new in-memory file
+        at every checkpoint; ``f_optimizer``, ``f_criterion`` and
+        ``f_history`` are None), record no ``event_cp`` column, load the best
+        checkpoint at the end (``load_best=True``) and log to this module's
+        logger.
 
     Attributes
     ----------
     best_epoch_ : int or None
         1-based epoch of the restored weights.
-    best_state_ : dict of str to torch.Tensor or None
-        Copy of the module's state dict at ``best_epoch_``.
+    f_params : io.BytesIO or None
+        The checkpoint: the module's weights at ``best_epoch_``, as
+        :meth:`skorch.net.NeuralNet.save_params` writes them.
 
     Examples
     --------
@@ -69,25 +81,37 @@ class RestoreBestValidLoss(Callback):
     True
     """
 
+    def __init__(self, **kwargs):
+        in_memory = dict(f_params=None, f_optimizer=None, f_criterion=None)
+        defaults = dict(f_history=None, event_name=None, load_best=True)
+        super().__init__(**{**in_memory, **defaults, "sink": logger.debug, **kwargs})
+
     def initialize(self):
-        self.best_state_ = None
         self.best_epoch_ = None
-        return self
+        return super().initialize()
 
     def on_epoch_end(self, net, **kwargs):
-        row = net.history[-1]
-        if row.get("valid_loss_best", False):
-            self.best_state_ = {
-                k: v.detach().clone() for k, v in net.module_.state_dict().items()
-            }
-            self.best_epoch_ = len(net.history)
+        if "valid_loss_best" in net.history[-1]:  # else: no validation split
+            super().on_epoch_end(net, **kwargs)
         if self.best_epoch_ is not None:
             net.history.record("best_epoch", self.best_epoch_)
 
+    def save_model(self, net):
+        """Save the module's weights into a new in-memory file.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        """
+        self.f_params = io.BytesIO()
+        super().save_model(net)
+        self.best_epoch_ = len(net.history)
+
     def on_train_end(self, net, **kwargs):
-        if self.best_state_ is not None:
-            net.module_.load_state_dict(self.best_state_)
-            logger.debug("restored the weights of epoch %d", self.best_epoch_)
+        if self.best_epoch_ is not None:
+            self.f_params.seek(0)
+            super().on_train_end(net, **kwargs)
 
 
 def split_test(y, *, random_state, test_size=SPLIT[2]):
@@ -142,6 +166,7 @@ def make_net(
     curriculum=None,
     device="cpu",
     valid_fraction=SPLIT[1] / (SPLIT[0] + SPLIT[1]),
+    **net_params,
 ):
     """Build the skorch classifier of one run of the protocol.
 
@@ -178,8 +203,12 @@ def make_net(
         plain :class:`skorch.NeuralNetClassifier`.
     device : str, default="cpu"
         Torch device.
-    valid_fraction : float, default=0.25
-        Fraction of the training pool used for validation (0.2 of the data).
+    valid_fraction : float or None, default=0.25
+        Fraction of the training pool used for validation (0.2 of the data);
+        None trains on all of it, without validation.
+    **net_params
+        Further skorch parameters of the net, which override the protocol's
+        (e.g. ``iterator_train__shuffle=False``).
 
     Returns
     -------
@@ -194,36 +223,42 @@ def make_net(
     >>> net.max_epochs, type(net.train_split).__name__
     (2, 'ValidSplit')
     """
-    _check_positive_int(epochs, "epochs")
-    _check_positive_int(batch_size, "batch_size")
+    epochs = check_int(epochs, "epochs", low=1)
+    batch_size = check_int(batch_size, "batch_size", low=1)
     callbacks = [("best_valid_loss", RestoreBestValidLoss())]
     if cosine:
         callbacks.append(
             ("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=epochs))
         )
+    split = None
+    if valid_fraction is not None:
+        split = ValidSplit(valid_fraction, stratified=True, random_state=seed)
     params = {
         "module": make_model,
         "module__name": model,
         "module__n_classes": int(n_classes),
         **{f"module__{k}": v for k, v in (model_params or {}).items()},
-        "criterion": SmoothedCrossEntropyLoss,
-        "criterion__smoothing": float(label_smoothing),
+        "criterion": torch.nn.CrossEntropyLoss,
+        "criterion__label_smoothing": check_real(
+            label_smoothing, "label_smoothing", low=0, high=1
+        ),
         "optimizer": torch.optim.Adam,
         "optimizer__weight_decay": float(weight_decay),
         "lr": float(lr),
-        "max_epochs": int(epochs),
-        "batch_size": int(batch_size),
+        "max_epochs": epochs,
+        "batch_size": batch_size,
         "iterator_train__shuffle": True,
         # a last batch of one sample breaks batch normalisation in training
         "iterator_train__drop_last": True,
-        "train_split": ValidSplit(valid_fraction, stratified=True, random_state=seed),
+        "train_split": split,
         "callbacks": callbacks,
         "device": device,
         "verbose": 0,
+        **net_params,
     }
     if curriculum is None:
         return NeuralNetClassifier(**params)
-    curriculum = {"min_curriculum_samples": int(batch_size), **curriculum}
+    curriculum = {"min_curriculum_samples": batch_size, **curriculum}
     return CurriculumNeuralNetClassifier(**params, **curriculum)
 
 
@@ -266,9 +301,8 @@ def evaluate_views(classifier, X, y, *, n_views):
     >>> sorted(evaluate_views(clf, X, y, n_views=5))
     ['MVM', 'MVWCo-S', 'baseline']
     """
-    _check_positive_int(n_views, "n_views")
     y = np.asarray(y)
-    classifier.set_params(n_views=int(n_views))
+    classifier.set_params(n_views=check_int(n_views, "n_views", low=1))
     labels, confidences = classifier.predict_views(X)
     classes = classifier.classes_
     codes = np.searchsorted(classes, labels)
@@ -283,7 +317,7 @@ def evaluate_views(classifier, X, y, *, n_views):
     return {name: float(np.mean(pred == y)) for name, pred in predictions.items()}
 
 
-def history_rows(net):
+def _history_rows(net):
     """The per-epoch history of a skorch net as plain dicts (no batches)."""
     keep = (
         "epoch",
@@ -297,10 +331,3 @@ def history_rows(net):
         "dur",
     )
     return [{k: row[k] for k in keep if k in row} for row in net.history]
-
-
-def _check_positive_int(value, name):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int >= 1, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")

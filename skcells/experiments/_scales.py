@@ -2,32 +2,23 @@
 
 A :class:`RunSpec` is one model trained on one seed: one row group of the
 paper's tables.  A :class:`Scale` bundles the data size, the seeds and the
-specs of every series.  ``smoke`` runs in seconds (tests), ``quick`` in a
-few minutes on two CPU cores (the default of ``skcells reproduce``), and
-``paper`` follows the paper's sizes and epochs (meant for a GPU).
+specs of every series, and the size of the model that ``skcells tune``
+tunes.  ``smoke`` runs in seconds (tests), ``quick`` in a few minutes on two
+CPU cores (the default of ``skcells reproduce``), and ``paper`` follows the
+paper's sizes and epochs (meant for a GPU).
 """
 
 import dataclasses
 from dataclasses import dataclass, field
 
+from ..utils import check_option
 from ._protocol import PAPER_SEEDS
 
 SCALE_NAMES = ("smoke", "quick", "paper")
-SERIES = (1, 2, 3)
-
-#: Row labels of the networks, as in the paper's tables.
-MODEL_LABELS = {
-    "x3d_xs": "EffNet X3D",
-    "cnn9": "9-layer CNN",
-    "resnet18": "ResNet18",
-    "vit_l16": "ViT-L/16",
-}
-
-#: The paper's crop scale (Appendix C): 10-20 % of the frame area.
-PAPER_CROP_SCALE = (0.1, 0.2)
+_SERIES = (1, 2, 3)
 #: Crop scale of the third series: the paper does not state it for CIFAR-10,
-#: and a 10-20 % crop of a 32x32 object image rarely shows the object.
-IMAGE_CROP_SCALE = (0.5, 1.0)
+#: and a 10-20 % crop (Appendix C) of a 32x32 object image rarely shows it.
+_IMAGE_CROP_SCALE = (0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -82,7 +73,7 @@ class RunSpec:
     batch_size: int
     n_views: int
     clip_length: int | None = None
-    crop_scale: tuple = PAPER_CROP_SCALE
+    crop_scale: tuple = (0.1, 0.2)  # the paper's (Appendix C)
     model_params: tuple = ()
     curriculum: bool = False
     cosine: bool = False
@@ -157,6 +148,12 @@ class Scale:
         ``curriculum_epochs`` of the curriculum runs.
     description : str
         One line on what the scale is for.
+    tuning : dict
+        The model that ``skcells tune`` tunes at this scale (see
+        :func:`skcells.tuning.tuning_recipe`): ``n_videos``, ``size``,
+        ``width``, ``max_epochs`` and ``batch_size``, and the command's
+        defaults ``n_trials`` and ``n_views`` (the range searched); empty
+        when the scale has none.
     """
 
     name: str
@@ -169,6 +166,7 @@ class Scale:
     series_seeds: dict = field(default_factory=dict)
     curriculum: dict = field(default_factory=dict)
     description: str = ""
+    tuning: dict = field(default_factory=dict)
 
     def seeds_of(self, series):
         """Return the seeds of one series.
@@ -185,7 +183,7 @@ class Scale:
         """
         return tuple(self.series_seeds.get(series, self.seeds))
 
-    def runs(self, *, series=SERIES, seeds=None):
+    def runs(self, *, series=_SERIES, seeds=None):
         """Return the run specs of ``series`` for every seed, expensive first.
 
         Parameters
@@ -210,186 +208,144 @@ class Scale:
         return sorted(runs, key=lambda r: -r.cost)
 
 
-def _series_specs(
-    *,
-    wbc,
-    rbc_frame,
-    rbc_clip,
-    digits,
-    n_views_video,
-    n_views_image,
-):
+def _series_specs(*, wbc, rbc_frame, rbc_clip, digits, n_views_video, n_views_image):
     """Expand the per-series settings into run specs."""
-    specs = []
-    for model, kwargs in wbc:
-        specs.append(
-            RunSpec(
-                series=1, dataset="wbc", model=model, n_views=n_views_video, **kwargs
-            )
+    specs = [
+        RunSpec(series=1, dataset="wbc", model=model, n_views=n_views_video, **kwargs)
+        for model, kwargs in wbc
+    ]
+    specs += [
+        RunSpec(
+            series=2,
+            dataset="rbc",
+            model="x3d_xs",
+            n_views=n_views_video,
+            cosine=True,
+            curriculum=curriculum,
+            **kwargs,
         )
-    for kwargs in (rbc_frame, rbc_clip):
-        for curriculum in (False, True):
-            specs.append(
-                RunSpec(
-                    series=2,
-                    dataset="rbc",
-                    model="x3d_xs",
-                    n_views=n_views_video,
-                    cosine=True,
-                    curriculum=curriculum,
-                    **kwargs,
-                )
-            )
-    for noise, smoothing in ((0.0, 0.0), (0.2, 0.4)):
-        specs.append(
-            RunSpec(
-                series=3,
-                dataset="digits",
-                model="cnn9",
-                input="image",
-                n_views=n_views_image,
-                crop_scale=IMAGE_CROP_SCALE,
-                label_noise=noise,
-                label_smoothing=smoothing,
-                **digits,
-            )
+        for kwargs in (rbc_frame, rbc_clip)
+        for curriculum in (False, True)
+    ]
+    specs += [
+        RunSpec(
+            series=3,
+            dataset="digits",
+            model="cnn9",
+            input="image",
+            n_views=n_views_image,
+            crop_scale=_IMAGE_CROP_SCALE,
+            weight_decay=0.01,  # Appendix D
+            label_noise=noise,
+            label_smoothing=smoothing,
+            **digits,
         )
+        for noise, smoothing in ((0.0, 0.0), (0.2, 0.4))
+    ]
     return tuple(specs)
 
 
 _TINY_X3D = (("width_factor", 0.5), ("depth_factor", 0.5), ("head_dim", 128))
+#: Curriculum of the series-2 runs at every scale.
+_CURRICULUM = {"initial_competence": 0.05, "competence_power": 2}
+
+
+#: The model of ``skcells tune`` (see skcells.tuning.tuning_recipe) and the
+#: command's defaults: ``n_trials`` and the range of ``n_views`` searched.
+_TUNING = {
+    "smoke": dict(n_videos=48, size=32, width=0.0625, max_epochs=2, batch_size=16,
+                  n_trials=5, n_views=(1, 8)),
+    "quick": dict(n_videos=240, size=64, width=0.25, max_epochs=10, batch_size=32,
+                  n_trials=30, n_views=(1, 20)),
+}  # fmt: skip
+
+
+def _cnn9(width, **kwargs):
+    """Settings of a 9-layer CNN run; ``width=None`` is the paper's network."""
+    return {"model_params": () if width is None else (("width", width),), **kwargs}
+
+
+def _scale(name, *, seeds, videos, series3_samples, description, **series):
+    """A :class:`Scale`: ``videos`` is ``(n_videos, n_frames, size)``.
+
+    ``series`` holds ``series_seeds`` (optional) and the per-series settings
+    of :func:`_series_specs`.
+    """
+    return Scale(
+        name=name,
+        seeds=seeds,
+        n_videos=videos[0],
+        n_frames=videos[1],
+        size=videos[2],
+        series3_samples=series3_samples,
+        series_seeds=series.pop("series_seeds", {}),
+        specs=_series_specs(**series),
+        curriculum=dict(_CURRICULUM),
+        tuning=dict(_TUNING.get(name, {})),
+        description=description,
+    )
 
 
 def _smoke():
     x3d = {"model_params": _TINY_X3D, "output_size": 16, "epochs": 2, "batch_size": 8}
-    return Scale(
-        name="smoke",
+    cnn9 = {"output_size": 28, "epochs": 2}
+    return _scale(
+        "smoke",
         seeds=(42,),
-        n_videos=40,
-        n_frames=4,
-        size=32,
+        videos=(40, 4, 32),
         series3_samples=120,
-        curriculum={"initial_competence": 0.05, "competence_power": 2},
-        specs=_series_specs(
-            wbc=[
-                (
-                    "cnn9",
-                    dict(
-                        input="frame",
-                        output_size=28,
-                        epochs=2,
-                        batch_size=8,
-                        model_params=(("width", 0.0625),),
-                    ),
-                ),
-            ],
-            rbc_frame=dict(input="frame", **x3d),
-            rbc_clip=dict(input="clip", clip_length=3, **x3d),
-            digits=dict(
-                output_size=28,
-                epochs=2,
-                batch_size=16,
-                weight_decay=0.01,
-                model_params=(("width", 0.0625),),
-            ),
-            n_views_video=3,
-            n_views_image=3,
-        ),
+        wbc=[("cnn9", _cnn9(0.0625, input="frame", batch_size=8, **cnn9))],
+        rbc_frame=dict(input="frame", **x3d),
+        rbc_clip=dict(input="clip", clip_length=3, **x3d),
+        digits=_cnn9(0.0625, batch_size=16, **cnn9),
+        n_views_video=3,
+        n_views_image=3,
         description="seconds, for tests: tiny data and networks, every code path",
     )
 
 
 def _quick():
     x3d = {"model_params": _TINY_X3D, "output_size": 32, "batch_size": 32}
-    return Scale(
-        name="quick",
+    cnn9 = _cnn9(0.125, input="frame", output_size=32, epochs=20, batch_size=32)
+    return _scale(
+        "quick",
         seeds=(42, 0, 17),
         # the headline comparison (series 1) on the paper's five seeds
         series_seeds={1: PAPER_SEEDS},
-        n_videos=800,
-        n_frames=9,
-        size=64,
+        videos=(800, 9, 64),
         series3_samples=1000,
-        curriculum={"initial_competence": 0.05, "competence_power": 2},
-        specs=_series_specs(
-            wbc=[
-                (
-                    "cnn9",
-                    dict(
-                        input="frame",
-                        output_size=32,
-                        epochs=20,
-                        batch_size=32,
-                        model_params=(("width", 0.125),),
-                    ),
-                ),
-                (
-                    "x3d_xs",
-                    dict(input="clip", clip_length=9, epochs=10, **x3d),
-                ),
-            ],
-            rbc_frame=dict(input="frame", epochs=10, **x3d),
-            rbc_clip=dict(input="clip", clip_length=9, epochs=6, **x3d),
-            digits=dict(
-                output_size=32,
-                epochs=10,
-                batch_size=64,
-                weight_decay=0.01,
-                model_params=(("width", 0.125),),
-            ),
-            n_views_video=10,
-            n_views_image=20,
-        ),
+        wbc=[
+            ("cnn9", cnn9),
+            ("x3d_xs", dict(input="clip", clip_length=9, epochs=10, **x3d)),
+        ],
+        rbc_frame=dict(input="frame", epochs=10, **x3d),
+        rbc_clip=dict(input="clip", clip_length=9, epochs=6, **x3d),
+        digits=_cnn9(0.125, output_size=32, epochs=10, batch_size=64),
+        n_views_video=10,
+        n_views_image=20,
         description="minutes on 2 CPU cores: narrow networks, small data",
     )
 
 
 def _paper():
-    return Scale(
-        name="paper",
+    x3d = {"output_size": 64, "batch_size": 32}
+    frame = {"input": "frame", "epochs": 400, "batch_size": 32}
+    return _scale(
+        "paper",
         seeds=PAPER_SEEDS,
-        n_videos=1150,
-        n_frames=100,
-        size=128,
+        videos=(1150, 100, 128),
         series3_samples=None,
-        curriculum={"initial_competence": 0.05, "competence_power": 2},
-        specs=_series_specs(
-            wbc=[
-                (
-                    "x3d_xs",
-                    dict(
-                        input="clip",
-                        clip_length=9,
-                        output_size=64,
-                        epochs=400,
-                        batch_size=32,
-                    ),
-                ),
-                (
-                    "cnn9",
-                    dict(input="frame", output_size=32, epochs=800, batch_size=32),
-                ),
-                (
-                    "resnet18",
-                    dict(input="frame", output_size=256, epochs=400, batch_size=32),
-                ),
-                (
-                    "vit_l16",
-                    dict(input="frame", output_size=224, epochs=400, batch_size=32),
-                ),
-            ],
-            rbc_frame=dict(input="frame", output_size=64, epochs=400, batch_size=32),
-            rbc_clip=dict(
-                input="clip",
-                clip_length=9,
-                output_size=64,
-                epochs=200,
-                batch_size=32,
-            ),
-            digits=dict(output_size=32, epochs=200, batch_size=128, weight_decay=0.01),
-            n_views_video=10,
-            n_views_image=50,
-        ),
+        wbc=[
+            ("x3d_xs", dict(input="clip", clip_length=9, epochs=400, **x3d)),
+            ("cnn9", _cnn9(None, **{**frame, "epochs": 800}, output_size=32)),
+            ("resnet18", dict(output_size=256, **frame)),
+            ("vit_l16", dict(output_size=224, **frame)),
+        ],
+        rbc_frame=dict(input="frame", epochs=400, **x3d),
+        rbc_clip=dict(input="clip", clip_length=9, epochs=200, **x3d),
+        digits=_cnn9(None, output_size=32, epochs=200, batch_size=128),
+        n_views_video=10,
+        n_views_image=50,
         description="the paper's sizes, epochs and seeds (meant for a GPU)",
     )
 
@@ -415,8 +371,8 @@ def get_scale(name):
     ((42, 0, 17, 9, 3), 1150, 100, 128)
     >>> sorted({spec.model for spec in scale.specs if spec.series == 1})
     ['cnn9', 'resnet18', 'vit_l16', 'x3d_xs']
+    >>> get_scale("smoke").tuning["n_videos"]
+    48
     """
     builders = {"smoke": _smoke, "quick": _quick, "paper": _paper}
-    if not isinstance(name, str) or name not in builders:
-        raise ValueError(f"scale must be one of {list(SCALE_NAMES)}, got {name!r}.")
-    return builders[name]()
+    return builders[check_option(name, "scale", SCALE_NAMES)]()

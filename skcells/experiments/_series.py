@@ -7,18 +7,20 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
-from ._data import load_cifar10, load_digit_images
-from ._protocol import VARIANTS, evaluate_views, history_rows, make_net, split_test
-from ._scales import MODEL_LABELS, SERIES, Scale, get_scale
+from ..utils import check_bool, check_int, check_n_jobs, check_option
+from ._data import _load_inputs
+from ._paper import _MODEL_LABELS
+from ._protocol import VARIANTS, _history_rows, evaluate_views, make_net, split_test
+from ._scales import _SERIES, Scale, get_scale
 
 logger = logging.getLogger(__name__)
 
-DEVICES = ("cpu", "cuda")
 #: Most views cut and sent to the network at once when predicting.
-PREDICT_BATCH = 2048
+_PREDICT_BATCH = 2048
 #: Bytes of float32 source pixels converted at once when cutting views.
 _CUT_BYTES = 2**28
 
@@ -160,7 +162,7 @@ def run_one(
         )
         predict_seconds = time.perf_counter() - start
         module = clf.estimator_.module_
-        history = history_rows(clf.estimator_)
+        history = _history_rows(clf.estimator_)
     finally:
         torch.set_num_threads(previous_threads)
     best = [row["best_epoch"] for row in history if "best_epoch" in row]
@@ -168,7 +170,7 @@ def run_one(
         "series": spec.series,
         "dataset": spec.dataset,
         "model": spec.model,
-        "model_label": MODEL_LABELS[spec.model],
+        "model_label": _MODEL_LABELS[spec.model],
         "input": spec.input,
         "input_shape": "[" + ",".join(map(str, spec.input_shape)) + "]",
         "curriculum": spec.curriculum,
@@ -206,7 +208,7 @@ def run_one(
 def _predict_batch(X):
     """Views per prediction chunk, bounding the memory of the cut sources."""
     per_view = 4 * int(np.prod(X.shape[1:]))
-    return int(max(16, min(PREDICT_BATCH, _CUT_BYTES // per_view)))
+    return int(max(16, min(_PREDICT_BATCH, _CUT_BYTES // per_view)))
 
 
 def _pretrained_flag(spec):
@@ -216,101 +218,64 @@ def _pretrained_flag(spec):
     return "download" if value is True else "checkpoint"
 
 
+def _check_sequence(values, name, check):
+    """A non-empty tuple of the values of a sequence, each one checked."""
+    if isinstance(values, str) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a sequence, got {values!r}.")
+    values = tuple(check(v, name) for v in values)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty sequence.")
+    return values
+
+
 def _check_series(series):
-    if isinstance(series, numbers.Integral) and not isinstance(series, bool):
+    if isinstance(series, numbers.Integral):
         series = (series,)
-    try:
-        chosen = tuple(int(s) for s in series)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"series must be a sequence of {list(SERIES)}, got {series!r}."
-        ) from None
-    bad = [s for s in chosen if s not in SERIES]
-    if not chosen or bad:
-        raise ValueError(
-            f"series must be a non-empty sequence of {list(SERIES)}, got {series!r}."
-        )
+    chosen = _check_sequence(series, "series", partial(check_int, low=1, high=3))
     return tuple(sorted(set(chosen)))
 
 
 def _check_seeds(seeds):
     if seeds is None:
         return None
-    try:
-        chosen = tuple(seeds)
-    except TypeError:
-        raise TypeError(f"seeds must be a sequence of ints, got {seeds!r}.") from None
-    if not chosen or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
-        for s in chosen
-    ):
-        raise ValueError(
-            f"seeds must be a non-empty sequence of ints >= 0, got {seeds!r}."
-        )
+    chosen = _check_sequence(seeds, "seeds", partial(check_int, low=0))
     if len(set(chosen)) != len(chosen):
         raise ValueError(f"seeds must be distinct, got {seeds!r}.")
-    return tuple(int(s) for s in chosen)
-
-
-def _check_n_jobs(n_jobs):
-    if n_jobs is None:
-        return None
-    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool):
-        raise TypeError(f"n_jobs must be None, -1 or an int >= 1, got {n_jobs!r}.")
-    if n_jobs == -1:
-        return os.cpu_count() or 1
-    if n_jobs < 1:
-        raise ValueError(f"n_jobs must be None, -1 or an int >= 1, got {n_jobs!r}.")
-    return int(n_jobs)
+    return chosen
 
 
 def _check_weights(weights):
+    """Checkpoint path or True (download) per model name."""
     from ..models import MODEL_NAMES
 
     weights = dict(weights or {})
     for model, value in weights.items():
-        if model not in MODEL_NAMES:
+        check_option(model, "weights", MODEL_NAMES)
+        if value == "download" and model == "cnn9":
             raise ValueError(
-                f"weights must map model names {list(MODEL_NAMES)} to a checkpoint "
-                f"path or 'download', got the model {model!r}."
+                "weights: 'download' is not available for cnn9 (no published "
+                "weights); give a checkpoint path."
             )
         if value == "download":
-            if model == "cnn9":
-                raise ValueError(
-                    "weights: 'download' is not available for cnn9 (no published "
-                    "weights); give a checkpoint path."
-                )
             weights[model] = True
-        elif isinstance(value, str | os.PathLike):
-            if not os.path.isfile(value):
-                raise FileNotFoundError(
-                    f"weights: the checkpoint {os.fspath(value)!r} for {model} is "
-                    "not a file."
-                )
-            weights[model] = os.fspath(value)
-        else:
+        elif not isinstance(value, str | os.PathLike):
             raise TypeError(
                 f"weights[{model!r}] must be a checkpoint path or 'download', got "
                 f"{value!r}."
             )
+        elif not os.path.isfile(value):
+            raise FileNotFoundError(
+                f"weights: the checkpoint {os.fspath(value)!r} for {model} is not a "
+                "file."
+            )
+        else:
+            weights[model] = os.fspath(value)
     return weights
-
-
-def _stratified_subset(y, n, seed):
-    """Indices of ``n`` samples of ``y`` drawn with the class proportions."""
-    from sklearn.model_selection import train_test_split
-
-    if n is None or n >= y.shape[0]:
-        return np.arange(y.shape[0])
-    keep, _ = train_test_split(
-        np.arange(y.shape[0]), train_size=n, random_state=seed, stratify=y
-    )
-    return np.sort(keep)
 
 
 def run_experiments(
     *,
-    series=SERIES,
+    series=_SERIES,
     scale="quick",
     seeds=None,
     device="cpu",
@@ -383,19 +348,15 @@ def run_experiments(
     series = _check_series(series)
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
     seeds = _check_seeds(seeds)
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {list(DEVICES)}, got {device!r}.")
-    if device == "cuda":
+    if check_option(device, "device", ("cpu", "cuda")) == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise ValueError("device='cuda' was asked for, but no CUDA GPU is visible.")
-    n_jobs = _check_n_jobs(n_jobs)
+    n_jobs = check_n_jobs(n_jobs)
     threads = None
     weights = _check_weights(weights)
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be a bool or None, got {progress!r}.")
-    disable = None if progress is None else not progress
+    disable = None if progress is None else not check_bool(progress, "progress")
 
     runs = scale.runs(series=series, seeds=seeds)
     if weights:
@@ -421,10 +382,10 @@ def run_experiments(
     inputs, datasets, videos = _load_inputs(
         runs,
         scale,
-        data_home=data_home,
         cifar_root=cifar_root,
-        progress=progress,
+        data_home=data_home,
         n_jobs=render_jobs,
+        verbose=progress,
     )
     logger.info(
         "%d runs at scale %r on %s, %d process(es)",
@@ -438,16 +399,11 @@ def run_experiments(
     bar = tqdm(
         total=len(runs), desc=f"reproduce ({scale.name})", unit="run", disable=disable
     )
-    tasks = [
-        (spec, *inputs[(spec.dataset, spec.input)], device, threads, scale.curriculum)
+    options = {"device": device, "threads": threads, "curriculum": scale.curriculum}
+    outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_job)(spec, *inputs[(spec.dataset, spec.input)], **options)
         for spec in runs
-    ]
-    if n_jobs == 1:
-        outputs = (_job(*task) for task in tasks)
-    else:
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_job)(*task) for task in tasks
-        )
+    )
     with bar:
         for spec, (run_rows, history) in outputs:
             rows.extend(run_rows)
@@ -477,17 +433,9 @@ def run_experiments(
     )
 
 
-def _job(spec, X, y, difficulty, device, threads, curriculum):
+def _job(spec, X, y, difficulty, **options):
     """One run, in a worker process or in this one."""
-    return spec, run_one(
-        spec,
-        X,
-        y,
-        difficulty=difficulty,
-        device=device,
-        threads=threads,
-        curriculum=curriculum,
-    )
+    return spec, run_one(spec, X, y, difficulty=difficulty, **options)
 
 
 def _with_weights(spec, weights):
@@ -496,48 +444,3 @@ def _with_weights(spec, weights):
     params = dict(spec.model_params)
     params["pretrained"] = weights[spec.model]
     return dataclasses.replace(spec, model_params=tuple(sorted(params.items())))
-
-
-def _load_inputs(runs, scale, *, data_home, cifar_root, progress, n_jobs):
-    """Arrays of every (dataset, input) the runs need."""
-    from ..datasets import fetch_synthetic_blood_videos
-
-    needed = {(r.dataset, r.input) for r in runs}
-    inputs, datasets, videos = {}, {}, None
-    shape = (
-        f"{scale.n_videos} videos x {scale.n_frames} frames x 3 x {scale.size} x "
-        f"{scale.size}"
-    )
-    for target in ("wbc", "rbc"):
-        kinds = {kind for dataset, kind in needed if dataset == target}
-        if not kinds:
-            continue
-        bunch = fetch_synthetic_blood_videos(
-            n_videos=scale.n_videos,
-            n_frames=scale.n_frames,
-            size=scale.size,
-            target=target,
-            data_home=data_home,
-            random_state=0,
-            n_jobs=n_jobs,
-            verbose=progress,
-        )
-        videos = bunch if videos is None or target == "rbc" else videos
-        datasets[target] = (
-            f"synthetic blood-cell videos, {target.upper()} target, {shape}"
-        )
-        for kind in kinds:
-            X = bunch.data[:, 0] if kind == "frame" else bunch.data
-            inputs[(target, kind)] = (X, bunch.target, bunch.difficulty)
-    for name in sorted({dataset for dataset, kind in needed if kind == "image"}):
-        if name == "cifar10":
-            X, y = load_cifar10(cifar_root)
-            text = "CIFAR-10"
-        else:
-            X, y = load_digit_images()
-            text = "scikit-learn digits (8x8 grey, resized to 3x32x32)"
-        keep = _stratified_subset(y, scale.series3_samples, seed=0)
-        X, y = X[keep], y[keep]
-        datasets[name] = f"{text}, {len(y)} images"
-        inputs[(name, "image")] = (X, y, None)
-    return inputs, datasets, videos

@@ -18,7 +18,7 @@ from ._predict import (
     check_n_trials,
     tune_predict_time,
 )
-from ._recipe import SCALES, tuning_problem, tuning_recipe
+from ._recipe import _SCALES, tuning_model, tuning_problem, tuning_recipe
 from ._report import (
     best_trial,
     best_trial_summary,
@@ -31,7 +31,6 @@ from ._storage import describe_storage, load_or_create_study, make_storage
 from ._training import curriculum_search_space, training_search
 
 __all__ = [
-    "SCALES",
     "PredictTimeObjective",
     "PredictTimeSpace",
     "best_trial",
@@ -46,7 +45,26 @@ __all__ = [
     "training_search",
     "trials_table",
     "tune_predict_time",
+    "tuning_model",
     "tuning_problem",
     "tuning_recipe",
     "write_study_report",
 ]
+
+
+def __getattr__(name):
+    # Deprecated: the sizes of the tuning model are a part of the scales of
+    # skcells.experiments (``get_scale(name).tuning``).
+    if name == "SCALES":
+        import warnings
+
+        from ..experiments import get_scale
+
+        warnings.warn(
+            "skcells.tuning.SCALES is deprecated; use "
+            "skcells.experiments.get_scale(name).tuning.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return {scale: get_scale(scale).tuning for scale in _SCALES}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,16 +13,17 @@ candidate and fold (``benchmarks/bench_tuning.py`` measures the saving).
 import copy
 import dataclasses
 import logging
-import numbers
 
-import numpy as np
 import optuna
 from sklearn.metrics import check_scoring
+from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import check_is_fitted
+
+from ..utils import check_bool, check_int, check_option, check_range
 
 logger = logging.getLogger(__name__)
 
-AGGREGATIONS = ("mode", "weighted", "mean")
+_AGGREGATIONS = ("mode", "weighted", "mean")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -63,26 +64,23 @@ class PredictTimeSpace:
     >>> low, high = params["crop_scale"]
     >>> bool(0.05 <= low <= high <= 1.0), params["aggregation"]
     (True, 'mode')
-    >>> PredictTimeSpace(n_views=(10, 5))
+    >>> PredictTimeSpace(n_views=(10, 5))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: n_views must be a range (low, high) with 1 <= low <= high, got (10, 5).
+    ValueError: n_views must be a pair (low, high) with low <= high, ... (10, 5).
     """
 
     n_views: tuple = (1, 20)
     crop_scale_low: tuple = (0.05, 0.5)
     crop_scale_high: tuple = (0.1, 1.0)
-    aggregation: tuple = AGGREGATIONS
+    aggregation: tuple = _AGGREGATIONS
     n_views_log: bool = False
 
     def __post_init__(self):
-        n_views = _check_range(self.n_views, "n_views", integer=True, low=1)
-        low = _check_range(
-            self.crop_scale_low, "crop_scale_low", low=0, low_open=True, high=1
-        )
-        high = _check_range(
-            self.crop_scale_high, "crop_scale_high", low=0, low_open=True, high=1
-        )
+        n_views = check_range(self.n_views, "n_views", integer=True, low=1)
+        unit = {"low": 0, "low_open": True, "high": 1}
+        low = check_range(self.crop_scale_low, "crop_scale_low", **unit)
+        high = check_range(self.crop_scale_high, "crop_scale_high", **unit)
         if high[1] < low[1]:
             raise ValueError(
                 "crop_scale_high must reach at least the top of crop_scale_low "
@@ -91,23 +89,17 @@ class PredictTimeSpace:
                 f"crop_scale_high={self.crop_scale_high!r}."
             )
         aggregation = self.aggregation
-        if isinstance(aggregation, str):
+        if isinstance(aggregation, str) or not hasattr(aggregation, "__iter__"):
             aggregation = (aggregation,)
-        try:
-            aggregation = tuple(aggregation)
-        except TypeError:
-            aggregation = None
-        if (
-            not aggregation
-            or any(a not in AGGREGATIONS for a in aggregation)
-            or len(set(aggregation)) != len(aggregation)
-        ):
+        aggregation = tuple(
+            check_option(a, "aggregation", _AGGREGATIONS) for a in aggregation
+        )
+        if not aggregation or len(set(aggregation)) != len(aggregation):
             raise ValueError(
                 "aggregation must be a non-empty sequence of distinct values from "
-                f"{AGGREGATIONS}, got {self.aggregation!r}."
+                f"{_AGGREGATIONS}, got {self.aggregation!r}."
             )
-        if not isinstance(self.n_views_log, bool):
-            raise TypeError(f"n_views_log must be a bool, got {self.n_views_log!r}.")
+        check_bool(self.n_views_log, "n_views_log")
         object.__setattr__(self, "n_views", n_views)
         object.__setattr__(self, "crop_scale_low", low)
         object.__setattr__(self, "crop_scale_high", high)
@@ -236,13 +228,8 @@ class PredictTimeObjective:
                 f"and aggregation (a MultiViewClassifier); "
                 f"{type(estimator).__name__} lacks {missing}."
             )
-        if random_state is not None and (
-            isinstance(random_state, bool)
-            or not isinstance(random_state, numbers.Integral)
-        ):
-            raise TypeError(
-                f"random_state must be an int or None, got {random_state!r}."
-            )
+        if random_state is not None:
+            check_int(random_state, "random_state")
         if len(y) != _num_samples(X):
             raise ValueError(
                 f"X and y must have the same number of samples, got {_num_samples(X)} "
@@ -295,6 +282,7 @@ class PredictTimeObjective:
         return score
 
 
+@validate_params({"study": [optuna.Study, None]}, prefer_skip_nested_validation=True)
 def tune_predict_time(
     estimator,
     X,
@@ -386,15 +374,7 @@ def tune_predict_time(
         study = optuna.create_study(
             direction="maximize", sampler=optuna.samplers.TPESampler(seed=random_state)
         )
-    elif not isinstance(study, optuna.Study):
-        raise TypeError(f"study must be an optuna.Study or None, got {study!r}.")
-    elif [d.name for d in study.directions] != ["MAXIMIZE"]:
-        # The objective is a score (higher is better): a minimising study
-        # would search for the worst predict-time parameters.
-        raise ValueError(
-            "study must maximise the score, got direction(s) "
-            f"{[d.name for d in study.directions]}."
-        )
+    _check_maximizes(study)
     study.optimize(
         objective,
         n_trials=n_trials,
@@ -406,7 +386,7 @@ def tune_predict_time(
 
 
 def check_n_trials(n_trials, name="n_trials"):
-    """Validate a number of trials (an integer ``>= 1``).
+    """Validate a number of trials (an int ``>= 1``).
 
     Parameters
     ----------
@@ -426,52 +406,19 @@ def check_n_trials(n_trials, name="n_trials"):
     >>> check_n_trials(0)
     Traceback (most recent call last):
     ...
-    ValueError: n_trials must be an integer >= 1, got 0.
+    ValueError: n_trials must be an int >= 1, got 0.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 1, got {n_trials!r}.")
-    if n_trials < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {n_trials!r}.")
-    return int(n_trials)
+    return check_int(n_trials, name, low=1)
 
 
-def _check_range(value, name, *, integer=False, low=None, high=None, low_open=False):
-    """Validate an inclusive ``(low, high)`` range and return it as a tuple."""
-    kind = numbers.Integral if integer else numbers.Real
-    bounds = []
-    if low is not None:
-        bounds.append(f"{low} < low" if low_open else f"{low} <= low")
-    else:
-        bounds.append("low")
-    bounds.append("<= high")
-    if high is not None:
-        bounds.append(f"<= {high}")
-    accepted = " ".join(bounds)
-    try:
-        lo, hi = value
-    except (TypeError, ValueError):
+def _check_maximizes(study):
+    """Refuse a study that does not maximise: the objectives are scores."""
+    directions = [d.name for d in study.directions]
+    if directions != ["MAXIMIZE"]:
+        # a minimising study would search for the worst parameters
         raise ValueError(
-            f"{name} must be a range (low, high) with {accepted}, got {value!r}."
-        ) from None
-    for v in (lo, hi):
-        if isinstance(v, bool) or not isinstance(v, kind):
-            what = "integers" if integer else "numbers"
-            raise TypeError(
-                f"{name} must be a range (low, high) of {what}, got {value!r}."
-            )
-        if not np.isfinite(v):
-            raise ValueError(f"{name} must be finite, got {value!r}.")
-    ok = lo <= hi
-    if low is not None:
-        ok = ok and (lo > low if low_open else lo >= low)
-    if high is not None:
-        ok = ok and hi <= high
-    if not ok:
-        raise ValueError(
-            f"{name} must be a range (low, high) with {accepted}, got {value!r}."
+            f"study must maximise the score, got direction(s) {directions}."
         )
-    cast = int if integer else float
-    return cast(lo), cast(hi)
 
 
 def _num_samples(X):

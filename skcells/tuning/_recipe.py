@@ -21,6 +21,9 @@ from ..datasets import get_data_home
 from ..utils import (
     atomic_directory,
     cache_lock,
+    check_bool,
+    check_int,
+    check_option,
     params_hash,
     verify_manifest,
     write_manifest,
@@ -30,30 +33,15 @@ logger = logging.getLogger(__name__)
 
 _CACHE_DIR = "tune_models"
 _PARAMS_FILE = "params.pt"
+#: The scales with a tuning model (``Scale.tuning`` of skcells.experiments).
+_SCALES = ("smoke", "quick")
 
-#: Sizes of the tuning problem.  ``smoke`` takes seconds (tests, CI),
-#: ``quick`` a few minutes on two CPU cores.
-SCALES = {
-    "smoke": {
-        "n_videos": 48,
-        "size": 32,
-        "width": 0.0625,
-        "max_epochs": 2,
-        "batch_size": 16,
-        "n_trials": 5,
-        "n_views": (1, 8),
-    },
-    "quick": {
-        "n_videos": 240,
-        "size": 64,
-        "width": 0.25,
-        "max_epochs": 10,
-        "batch_size": 32,
-        "n_trials": 30,
-        "n_views": (1, 20),
-    },
-}
-TARGETS = ("wbc", "rbc")
+
+def _tuning_sizes(scale):
+    """``Scale.tuning`` of an experiments scale: the tuning model's sizes."""
+    from ..experiments import get_scale
+
+    return get_scale(check_option(scale, "scale", _SCALES)).tuning
 
 
 def tuning_recipe(scale="quick", *, target="wbc", random_state=0):
@@ -62,7 +50,8 @@ def tuning_recipe(scale="quick", *, target="wbc", random_state=0):
     Parameters
     ----------
     scale : {"smoke", "quick"}, default="quick"
-        Size of the data and of the network (see ``SCALES``).
+        Size of the data and of the network (``Scale.tuning`` of
+        :func:`skcells.experiments.get_scale`).
     target : {"wbc", "rbc"}, default="wbc"
         Which cell count the high/low label describes.
     random_state : int, default=0
@@ -80,22 +69,11 @@ def tuning_recipe(scale="quick", *, target="wbc", random_state=0):
     >>> recipe["data"]["n_videos"], recipe["data"]["target"], recipe["seed"]
     (48, 'rbc', 3)
     """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {tuple(SCALES)}, got {scale!r}.")
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
-    if (
-        isinstance(random_state, bool)
-        or not isinstance(random_state, int | np.integer)
-        or random_state < 0
-    ):
-        raise ValueError(
-            f"random_state must be a non-negative int, got {random_state!r}."
-        )
-    s = SCALES[scale]
+    s = _tuning_sizes(scale)
+    target = check_option(target, "target", ("wbc", "rbc"))
     return {
         "scale": scale,
-        "seed": int(random_state),
+        "seed": check_int(random_state, "random_state", low=0),
         # Single frames (the paper's single-frame setting), half for validation.
         "data": {
             "n_videos": s["n_videos"],
@@ -159,9 +137,8 @@ def tuning_problem(
     """
     recipe = tuning_recipe(scale, target=target, random_state=random_state)
     recipe_hash = params_hash(recipe)
+    check_bool(cache, "cache")
     X_train, X_val, y_train, y_val, d_train = _data(recipe, data_home)
-    if not isinstance(cache, bool):
-        raise TypeError(f"cache must be a bool, got {cache!r}.")
     if not cache:
         model = _fit(recipe, X_train, y_train, d_train)
         model_sha256 = model_path = None
@@ -216,7 +193,7 @@ def _restore(recipe, X_train, y_train, params_path):
     attributes (classes, view geometry) from the training data, and the
     trained weights are then loaded into its network.
     """
-    model = _build(recipe)
+    model = tuning_model(recipe)
     epochs = model.estimator.max_epochs
     model.estimator.set_params(max_epochs=0)
     model.fit(X_train, y_train)
@@ -234,24 +211,23 @@ def _restore(recipe, X_train, y_train, params_path):
 
 def _data(recipe, data_home):
     """Single frames of the synthetic videos, split into train/validation."""
-    from ..datasets import fetch_synthetic_blood_videos
+    from ..experiments import load_video_inputs
 
     d = recipe["data"]
-    bunch = fetch_synthetic_blood_videos(
+    inputs, _ = load_video_inputs(
+        d["target"],
         n_videos=d["n_videos"],
         n_frames=d["n_frames"],
         size=d["size"],
-        target=d["target"],
         random_state=recipe["seed"],
         data_home=data_home,
         verbose=False,
     )
-    X = np.asarray(bunch.data[:, 0])  # (n, 3, size, size) uint8
-    y = bunch.target
+    X, y, difficulty = inputs["frame"]
     X_train, X_val, y_train, y_val, d_train, _ = train_test_split(
-        X,
+        np.asarray(X),
         y,
-        bunch.difficulty,
+        difficulty,
         test_size=recipe["validation_fraction"],
         stratify=y if np.unique(y).size > 1 else None,
         random_state=recipe["seed"],
@@ -259,30 +235,52 @@ def _data(recipe, data_home):
     return X_train, X_val, y_train, y_val, d_train
 
 
-def _build(recipe):
-    """The unfitted multi-view curriculum CNN of a recipe."""
-    import torch
+def tuning_model(recipe):
+    """The unfitted model of a recipe: a curriculum CNN in a multi-view classifier.
 
-    from ..curriculum import CurriculumNeuralNetClassifier
-    from ..models import CNN9
+    The network is :func:`skcells.experiments.make_net`'s, trained on every
+    training frame in their order (no validation split, no shuffling), as
+    the recipe's cached models always were.
+
+    Parameters
+    ----------
+    recipe : dict
+        Output of :func:`tuning_recipe`.
+
+    Returns
+    -------
+    model : skcells.multiview.MultiViewClassifier
+        The unfitted model; fit it with ``difficulty=``.
+
+    Examples
+    --------
+    >>> from skcells.tuning import tuning_model, tuning_recipe
+    >>> model = tuning_model(tuning_recipe("smoke"))
+    >>> model.n_views, model.estimator.max_epochs, model.estimator.curriculum_epochs
+    (10, 2, 1)
+    """
+    from ..experiments import make_net
     from ..multiview import MultiViewClassifier
 
     n = recipe["net"]
     mv = recipe["multiview"]
-    net = CurriculumNeuralNetClassifier(
-        CNN9,
-        module__n_classes=2,
-        module__width=n["width"],
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=getattr(torch.optim, n["optimizer"]),
-        lr=n["lr"],
-        max_epochs=n["max_epochs"],
+    net = make_net(
+        model=n["module"].lower(),
+        n_classes=2,
+        model_params={"width": n["width"]},
+        epochs=n["max_epochs"],
         batch_size=n["batch_size"],
-        curriculum_epochs=n["curriculum_epochs"],
-        initial_competence=n["initial_competence"],
-        competence_power=n["competence_power"],
-        train_split=None,
-        verbose=0,
+        seed=recipe["seed"],
+        lr=n["lr"],
+        curriculum={
+            "curriculum_epochs": n["curriculum_epochs"],
+            "initial_competence": n["initial_competence"],
+            "competence_power": n["competence_power"],
+            "min_curriculum_samples": None,
+        },
+        valid_fraction=None,
+        iterator_train__shuffle=False,
+        iterator_train__drop_last=False,
     )
     return MultiViewClassifier(
         net,
@@ -298,7 +296,7 @@ def _fit(recipe, X_train, y_train, difficulty):
     """Train the recipe's curriculum CNN inside a multi-view classifier."""
     import torch
 
-    model = _build(recipe)
+    model = tuning_model(recipe)
     torch.manual_seed(recipe["seed"])
     logger.info(
         "fitting the %s tuning model on %d frames", recipe["scale"], len(y_train)

@@ -1,20 +1,22 @@
 """Trials table, optimisation-history plot and best-trial summary of a study."""
 
-import logging
 import os
 import warnings
 from pathlib import Path
 
 import optuna
+from sklearn.utils._param_validation import validate_params
 
 from ..utils import atomic_file
 
-logger = logging.getLogger(__name__)
+# Every function takes a study first; validated with scikit-learn's machinery.
+_takes_a_study = validate_params(
+    {"study": [optuna.Study], "out_dir": [str, os.PathLike]},
+    prefer_skip_nested_validation=True,
+)
 
-TRIALS_FILE = "trials.csv"
-HISTORY_FILE = "optimization_history.png"
 
-
+@_takes_a_study
 def trials_table(study):
     """Return every trial of a study as a DataFrame, one row per trial.
 
@@ -43,13 +45,13 @@ def trials_table(study):
     >>> list(table["number"]), list(table["state"].unique())
     ([0, 1, 2], ['COMPLETE'])
     """
-    _check_study(study)
     table = study.trials_dataframe(multi_index=False)
     if "number" in table.columns:
         table = table.sort_values("number").reset_index(drop=True)
     return table
 
 
+@_takes_a_study
 def best_trial(study):
     """The best complete trial; ties go to the lowest trial number.
 
@@ -77,7 +79,6 @@ def best_trial(study):
     >>> best_trial(study).number
     1
     """
-    _check_study(study)
     complete = study.get_trials(
         deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
     )
@@ -87,6 +88,7 @@ def best_trial(study):
     return min(complete, key=lambda t: (sign * t.value, t.number))
 
 
+@_takes_a_study
 def best_trial_summary(study):
     """One line naming the best complete trial, its value and parameters.
 
@@ -121,6 +123,7 @@ def best_trial_summary(study):
     return f"best trial #{best.number}: value={_fmt(best.value)}; {params}"
 
 
+@_takes_a_study
 def count_states(study):
     """Count the trials of a study by state.
 
@@ -136,12 +139,12 @@ def count_states(study):
         states without trials are left out.
     """
     counts = {}
-    _check_study(study)
     for trial in study.get_trials(deepcopy=False):
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
     return counts
 
 
+@_takes_a_study
 def write_study_report(study, out_dir):
     """Write the trials table (CSV) and the optimisation-history plot (PNG).
 
@@ -171,14 +174,10 @@ def write_study_report(study, out_dir):
     >>> sorted(p.name for p in paths.values())
     ['optimization_history.png', 'trials.csv']
     """
-    if not isinstance(out_dir, str | os.PathLike):
-        raise TypeError(
-            f"out_dir must be a str or path-like, got {type(out_dir).__name__}."
-        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trials_path = out_dir / TRIALS_FILE
-    history_path = out_dir / HISTORY_FILE
+    trials_path = out_dir / "trials.csv"
+    history_path = out_dir / "optimization_history.png"
     table = trials_table(study)
     with atomic_file(trials_path) as tmp:
         table.to_csv(tmp, index=False)
@@ -193,6 +192,7 @@ def write_study_report(study, out_dir):
     return {"trials": trials_path, "history": history_path}
 
 
+@_takes_a_study
 def plot_history(study):
     """Plot the optimisation history of a study with matplotlib.
 
@@ -206,7 +206,6 @@ def plot_history(study):
     fig : matplotlib.figure.Figure
         The figure (close it with ``matplotlib.pyplot.close`` when done).
     """
-    _check_study(study)
     from optuna.visualization.matplotlib import plot_optimization_history
 
     with warnings.catch_warnings():
@@ -219,11 +218,6 @@ def plot_history(study):
     fig = ax.figure
     fig.tight_layout()
     return fig
-
-
-def _check_study(study):
-    if not isinstance(study, optuna.Study):
-        raise TypeError(f"study must be an optuna.Study, got {type(study).__name__}.")
 
 
 def _fmt(value):

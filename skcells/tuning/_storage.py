@@ -11,7 +11,6 @@ heartbeat lets the others mark the trial of a crashed worker as failed.
 """
 
 import logging
-import numbers
 import os
 import random
 import time
@@ -20,13 +19,14 @@ from pathlib import Path
 
 import optuna
 
+from ..utils import check_bool, check_int, check_option, check_real
+
 logger = logging.getLogger(__name__)
 
 #: File name of the default embedded storage inside the output folder.
-DEFAULT_JOURNAL_NAME = "optuna-journal.log"
+_DEFAULT_JOURNAL = "optuna-journal.log"
 #: Suffixes of a path that :func:`make_storage` reads as a journal file.
-JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
-_DIRECTIONS = ("maximize", "minimize")
+_JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 
 
 def make_storage(
@@ -90,13 +90,13 @@ def make_storage(
     >>> type(storage).__name__
     'RDBStorage'
     """
-    _check_positive(connect_timeout, "connect_timeout")
+    check_real(connect_timeout, "connect_timeout", low=0, low_open=True)
     for name, value in (
         ("heartbeat_interval", heartbeat_interval),
         ("grace_period", grace_period),
     ):
         if value is not None:
-            _check_positive(value, name, integer=True)
+            check_int(value, name, low=1)
     if grace_period is not None and heartbeat_interval is None:
         raise ValueError(
             "grace_period needs a heartbeat: pass heartbeat_interval too, got "
@@ -105,24 +105,23 @@ def make_storage(
 
     if isinstance(storage, optuna.storages.BaseStorage):
         return storage
-    if storage is None:
-        if out_dir is None:
-            raise ValueError(
-                "storage=None keeps the study in a journal file in out_dir; pass "
-                "out_dir (a folder) or an Optuna storage URL."
-            )
-        if not isinstance(out_dir, str | os.PathLike):
-            raise TypeError(
-                f"out_dir must be a str or path-like, got {type(out_dir).__name__}."
-            )
-        return _journal_storage(Path(out_dir) / DEFAULT_JOURNAL_NAME)
-    if isinstance(storage, os.PathLike):
-        return _journal_storage(Path(storage))
-    if not isinstance(storage, str):
+    if storage is None and out_dir is None:
+        raise ValueError(
+            "storage=None keeps the study in a journal file in out_dir; pass "
+            "out_dir (a folder) or an Optuna storage URL."
+        )
+    if storage is None and not isinstance(out_dir, str | os.PathLike):
+        raise TypeError(
+            f"out_dir must be a str or path-like, got {type(out_dir).__name__}."
+        )
+    if not isinstance(storage, str | os.PathLike | None):
         raise TypeError(
             "storage must be None, an Optuna storage URL, a journal file path or "
             f"an optuna.storages.BaseStorage, got {type(storage).__name__}."
         )
+    journal = _journal_path(storage, out_dir)
+    if journal is not None:
+        return _journal_storage(journal)
     if "://" in storage:
         return _rdb_storage(
             storage,
@@ -130,22 +129,22 @@ def make_storage(
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
         )
-    if storage.endswith(JOURNAL_SUFFIXES):
-        return _journal_storage(Path(storage))
     raise ValueError(
         f"storage must be an Optuna storage URL (e.g. 'sqlite:///study.db' or "
         f"'postgresql+psycopg2://user@host:5432/db') or a journal file path "
-        f"ending in one of {JOURNAL_SUFFIXES}, got {storage!r}."
+        f"ending in one of {_JOURNAL_SUFFIXES}, got {storage!r}."
     )
 
 
-def describe_storage(storage):
+def describe_storage(storage, *, out_dir=None):
     """Return a short, password-free description of a storage for messages.
 
     Parameters
     ----------
     storage : str, path-like, optuna.storages.BaseStorage or None
         A storage as accepted by :func:`make_storage`.
+    out_dir : str or path-like, default=None
+        Folder of the default journal file, as for :func:`make_storage`.
 
     Returns
     -------
@@ -160,9 +159,13 @@ def describe_storage(storage):
     """
     if isinstance(storage, str) and "://" in storage:
         return _hide_password(storage)
+    if storage is None and isinstance(out_dir, str | os.PathLike):
+        storage = Path(out_dir) / _DEFAULT_JOURNAL
     if isinstance(storage, str | os.PathLike):
         return f"journal file {os.fspath(storage)}"
-    # Unwrap optuna's storage cache and journal storage down to their backend.
+    # A storage object: Optuna has no public accessor for the file of a
+    # JournalStorage (``_backend._file_path``), so this is the one place that
+    # reads Optuna's private attributes; a database storage has ``url``.
     obj = storage
     for _ in range(3):
         url = getattr(obj, "url", None)
@@ -243,10 +246,8 @@ def load_or_create_study(
     """
     if not isinstance(study_name, str) or not study_name.strip():
         raise ValueError(f"study_name must be a non-empty string, got {study_name!r}.")
-    if direction not in _DIRECTIONS:
-        raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}.")
-    if not isinstance(create, bool):
-        raise TypeError(f"create must be a bool, got {create!r}.")
+    check_option(direction, "direction", ("maximize", "minimize"))
+    check_bool(create, "create")
     journal = _journal_path(storage, out_dir)
     if not create and journal is not None and not journal.exists():
         # Opening would create an empty journal file for nothing.
@@ -262,7 +263,7 @@ def load_or_create_study(
         heartbeat_interval=heartbeat_interval,
         grace_period=grace_period,
     )
-    where = describe_storage(storage if storage is not None else opened)
+    where = describe_storage(storage, out_dir=out_dir)
     if create:
         study = optuna.create_study(
             storage=opened,
@@ -292,13 +293,13 @@ def load_or_create_study(
 def _journal_path(storage, out_dir):
     """The journal file that :func:`make_storage` would open, else None."""
     if storage is None and isinstance(out_dir, str | os.PathLike):
-        return Path(out_dir) / DEFAULT_JOURNAL_NAME
+        return Path(out_dir) / _DEFAULT_JOURNAL
     if isinstance(storage, os.PathLike):
         return Path(storage)
     if (
         isinstance(storage, str)
         and "://" not in storage
-        and storage.endswith(JOURNAL_SUFFIXES)
+        and storage.endswith(_JOURNAL_SUFFIXES)
     ):
         return Path(storage)
     return None
@@ -404,13 +405,3 @@ def _first_line(exc):
         if line.strip():
             return line.strip()
     return type(exc).__name__
-
-
-def _check_positive(value, name, *, integer=False):
-    """Validate a positive (integer) number, naming the parameter."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        what = "an integer" if integer else "a number"
-        raise TypeError(f"{name} must be {what} > 0, got {value!r}.")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}.")

@@ -14,7 +14,6 @@ fit-parameter slicing, or by metadata routing when
 """
 
 import logging
-import numbers
 import warnings
 
 import numpy as np
@@ -22,15 +21,17 @@ import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from sklearn.base import is_classifier
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils._param_validation import validate_params
 
-from ._predict import _check_range, check_n_trials
+from ..utils import check_int, check_range
+from ._predict import _check_maximizes, check_n_trials
 
 logger = logging.getLogger(__name__)
 
-# Parameter of the curriculum network -> how its range is checked and drawn.
+# Parameter of the curriculum network -> the bounds of its range.
 _NET_PARAMS = {
-    "lr": {"low": 0, "low_open": True, "log": True},
-    "curriculum_epochs": {"low": 0, "low_open": True, "integer": True},
+    "lr": {"low": 0, "low_open": True},
+    "curriculum_epochs": {"low": 1, "integer": True},
     "initial_competence": {"low": 0, "low_open": True, "high": 1},
     "competence_power": {"low": 1},
 }
@@ -118,29 +119,21 @@ def curriculum_search_space(
         for name, rng in ranges.items():
             if rng is None:
                 continue
-            rule = _NET_PARAMS[name]
-            lo, hi = _check_range(
-                rng,
-                name,
-                integer=rule.get("integer", False),
-                low=rule.get("low"),
-                high=rule.get("high"),
-                low_open=rule.get("low_open", False),
-            )
+            lo, hi = check_range(rng, name, **_NET_PARAMS[name])
             key = net_prefix + name
             if key not in keys:
                 raise ValueError(
                     f"estimator has no parameter {key!r} for {name}; pass "
                     f"{name}=None to leave it out."
                 )
-            if rule.get("integer"):
+            if name == "curriculum_epochs":
                 space[key] = IntDistribution(lo, hi)
             else:
-                space[key] = FloatDistribution(lo, hi, log=rule.get("log", False))
+                space[key] = FloatDistribution(lo, hi, log=name == "lr")
     if isinstance(n_train_views, str) and n_train_views == "auto":
         n_train_views = _auto_n_train_views(estimator, keys)
     if n_train_views is not None:
-        lo, hi = _check_range(n_train_views, "n_train_views", integer=True, low=1)
+        lo, hi = check_range(n_train_views, "n_train_views", integer=True, low=1)
         prefix = _unique_prefix(keys, "n_train_views", estimator, "n_train_views")
         key = prefix + "n_train_views"
         space[key] = IntDistribution(lo, hi)
@@ -153,6 +146,7 @@ def curriculum_search_space(
     return space
 
 
+@validate_params({"study": [optuna.Study, None]}, prefer_skip_nested_validation=True)
 def training_search(
     estimator,
     param_distributions=None,
@@ -235,18 +229,12 @@ def training_search(
             "param_distributions must be a non-empty dict of optuna distributions "
             f"or None, got {param_distributions!r}."
         )
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral)
-    ):
-        raise TypeError(f"random_state must be an int or None, got {random_state!r}.")
+    if random_state is not None:
+        check_int(random_state, "random_state")
     if cv is None and is_classifier(estimator):
         cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=random_state)
-    if study is not None and not isinstance(study, optuna.Study):
-        raise TypeError(f"study must be an optuna.Study or None, got {study!r}.")
-    if study is not None and study.direction.name != "MAXIMIZE":
-        raise ValueError(
-            f"study must maximise the score, got direction {study.direction.name}."
-        )
+    if study is not None:
+        _check_maximizes(study)
     with warnings.catch_warnings():
         # OptunaSearchCV is flagged "experimental" at construction; the
         # choice to rely on it is made here, once, not by every caller.
