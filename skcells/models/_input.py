@@ -111,6 +111,9 @@ class ScaleUint8(nn.Module):
     True
     """
 
+    def __init__(self):
+        super().__init__()
+
     def forward(self, x):
         """Scale uint8 input to ``[0, 1]``; return floats unchanged.
 
@@ -122,6 +125,7 @@ class ScaleUint8(nn.Module):
         Returns
         -------
         x : torch.Tensor
-            float32 of the same shape for uint8 input, else ``x`` itself.
+            A float32 tensor of the same shape for uint8 input, else ``x``
+            itself.
         """
         return scale_uint8(x)
