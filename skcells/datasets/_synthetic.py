@@ -36,7 +36,7 @@ from ..utils import (
 from ._base import get_data_home, load_descr
 from ._degrade import MAX_BLUR
 from ._difficulty import difficulty_score
-from ._params import COUNT_TARGETS, CONDITIONS, parameter_errors, params_from
+from ._params import CONDITIONS, COUNT_TARGETS, parameter_errors, params_from
 from ._render import _render
 
 logger = logging.getLogger(__name__)
