@@ -192,8 +192,31 @@ width) or (n_samples, n_channels, height, width)
     """
     from ._blur import estimate_blur
 
+    # every argument is checked before the (slow) blur estimate
+    if counts is None:
+        if alpha is not None or beta is not None:
+            raise ValueError(
+                "alpha and beta weigh the blur term against the count term; "
+                "without counts the difficulty is the blur term alone, so "
+                "leave them None."
+            )
+    else:
+        counts = check_array_1d(counts, "counts")
+        alpha, beta = check_weights(0.5 if alpha is None else alpha, beta)
+        check_option(distance_rule, "distance_rule", DISTANCE_RULES)
+        if center is not None:
+            center = check_real(center, "center")
+        if distance_scale is not None:
+            check_real(distance_scale, "distance_scale", low=0, low_open=True)
+    if max_blur is not None:
+        max_blur = check_real(max_blur, "max_blur", low=0, low_open=True)
+    n = np.shape(videos)[0] if np.ndim(videos) else 0
+    if counts is not None and counts.shape[0] != n:
+        raise ValueError(
+            f"counts must have one value per video ({n}), got {counts.shape[0]}."
+        )
+
     blur = estimate_blur(videos, max_lag=max_lag)
-    n = blur.shape[0]
     constant = np.flatnonzero(np.isnan(blur))
     if constant.size:
         raise ValueError(
@@ -203,29 +226,18 @@ width) or (n_samples, n_channels, height, width)
     if max_blur is None:
         finite = blur[np.isfinite(blur)]
         max_blur = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    max_blur = check_real(max_blur, "max_blur", low=0, low_open=True)
     b = np.minimum(blur, max_blur)
     if counts is None:
-        if alpha is not None or beta is not None:
-            raise ValueError(
-                "alpha and beta weigh the blur term against the count term; "
-                "without counts the difficulty is the blur term alone, so "
-                "leave them None."
-            )
         return b / max_blur
-    counts = check_array_1d(counts, "counts")
-    if counts.shape[0] != n:
-        raise ValueError(
-            f"counts must have one value per video ({n}), got {counts.shape[0]}."
-        )
-    center = float(counts.mean()) if center is None else check_real(center, "center")
+    if center is None:
+        center = float(counts.mean())
     if distance_scale is None:
         spread = 3.0 * float(counts.std())
         distance_scale = spread if spread > 0 else 1.0
     return difficulty_score(
         b,
         np.abs(counts - center),
-        alpha=0.5 if alpha is None else alpha,
+        alpha=alpha,
         beta=beta,
         max_blur=max_blur,
         distance_scale=distance_scale,

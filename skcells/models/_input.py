@@ -96,8 +96,10 @@ class ScaleUint8(nn.Module):
     -----
     skorch turns NumPy input into tensors of the same dtype, and its default
     collate keeps uint8, so a skorch net whose module starts with this layer
-    trains and predicts on uint8 arrays (memory-mapped ones included) with
-    one byte per pixel in the data loader.
+    trains and predicts on uint8 arrays with one byte per pixel in the data
+    loader.  On a read-only memory map (what the fetchers return) PyTorch
+    warns once that the array is not writable; nothing writes to it, and
+    ``np.array(X)`` (a copy in memory) silences it.
 
     Examples
     --------
