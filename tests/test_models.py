@@ -465,3 +465,16 @@ def test_bare_curriculum_net_trains_on_uint8_memmap(tmp_path):
     ref.fit(_wrapper_scaled(x), y, difficulty=np.arange(8.0))
     assert net.history[:, "train_loss"] == ref.history[:, "train_loss"]
     np.testing.assert_array_equal(proba, ref.predict_proba(_wrapper_scaled(x)))
+
+
+@pytest.mark.cuda
+def test_uint8_scaling_on_cuda_matches_the_wrapper():
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 1, 16, 16)
+    out = ScaleUint8()(torch.from_numpy(pixels).cuda())
+    np.testing.assert_array_equal(out.cpu().numpy(), _wrapper_scaled(pixels))
+    net = CNN9(n_classes=2, width=0.0625).eval().cuda()
+    x = _uint8_images((2, 3, 32, 32))
+    with torch.no_grad():
+        from_uint8 = net(torch.from_numpy(x).cuda())
+        from_float = net(torch.from_numpy(_wrapper_scaled(x)).cuda())
+    assert torch.equal(from_uint8, from_float)

@@ -144,6 +144,11 @@ def test_generation_params_list_the_targets():
     with pytest.raises(ValueError, match="wbc_count"):
         GenerationParams(target="count")
     assert GenerationParams(target="rbc_count").distance_rule == "auto"
+    # the command line derives its options from the same declaration
+    args = build_parser().parse_args(
+        ["generate", "--target", "wbc_count", "--distance-rule", "literal"]
+    )
+    assert (args.target, args.distance_rule) == ("wbc_count", "literal")
 
 
 # --- the Dataset ----------------------------------------------------------

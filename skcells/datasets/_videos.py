@@ -213,7 +213,10 @@ def load_videos(
         is not searched further down); hidden entries are ignored, and
         others are ignored with a warning.  A video's name, matched against
         ``labels``, is its file or subfolder name (for a sequence: the last
-        part of each path, which must be unique).
+        part of each path, which must be unique).  Only regular files are
+        read: symbolic links inside the folder, or given in the sequence, are
+        not followed (the folder named by ``paths`` may itself be a link),
+        and devices, FIFOs and sockets are refused.
     n_frames : int, default=16
         Frames per video, in ``[1, 100000]``.
     size : int or tuple of 2 int, default=128
@@ -422,6 +425,11 @@ def load_videos(
             if loaded is None:
                 _build_set(folder, key, good, digests, layout, items, max_file_size)
                 loaded = _load_set(folder, key, good, digests, layout, False)
+                if loaded is None:
+                    raise OSError(
+                        f"the videos just written to {folder} cannot be read back "
+                        "(see the log); check the data home's file system."
+                    )
     return _maybe_X_y(finish(good, folder, loaded), return_X_y)
 
 
