@@ -643,3 +643,28 @@ def test_the_own_data_page_leaves_saving_to_come():
     section = text.split("Save, load and predict\n======================\n", 1)[1]
     # only an rst comment: nothing shows in the built page
     assert section.strip() == ".. TODO persistence"
+
+
+def test_importing_the_datasets_loads_neither_torch_nor_pyav():
+    # the renderer's worker processes import skcells.datasets: keep it light
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skcells.datasets; "
+        "from skcells.datasets import load_videos, estimate_difficulty; "
+        "print(sorted({'torch', 'av'} & set(sys.modules)))"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
