@@ -429,6 +429,7 @@ def _set_folder(bunch):
     return Path(bunch.cache_path)
 
 
+@pytest.mark.timeout(120)  # a read of a FIFO below would hang
 def test_tampered_caches_are_rebuilt(clips, home, monkeypatch):
     bunch = load_videos(clips.folder, n_frames=3, size=8, data_home=home)
     expected = np.array(bunch.data)
@@ -446,14 +447,22 @@ def test_tampered_caches_are_rebuilt(clips, home, monkeypatch):
     again = load_videos(clips.folder, n_frames=3, size=8, data_home=home)
     np.testing.assert_array_equal(again.data, expected)
     assert opened.calls == 0  # rebuilt from the cached items
-    # a manifest that lists a device and a path outside the cache
+    # a manifest that lists a device and a FIFO outside the cache: neither is
+    # opened (reading the FIFO would hang), the set is rebuilt
+    os.mkfifo(folder.parent / "outside")
     manifest["files"] = {
         "/dev/zero": {"sha256": "0", "size": 1},
-        "../../outside": {"sha256": "0", "size": 1},
+        "../outside": {"sha256": "0", "size": 1},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     again = load_videos(clips.folder, n_frames=3, size=8, data_home=home)
     np.testing.assert_array_equal(again.data, expected)
+    # the set's own metadata replaced by a FIFO (with a matching key)
+    (folder / "metadata.json").unlink()
+    os.mkfifo(folder / "metadata.json")
+    again = load_videos(clips.folder, n_frames=3, size=8, data_home=home)
+    np.testing.assert_array_equal(again.data, expected)
+    assert (folder / "metadata.json").is_file()
     # a damaged item is decoded again
     for item in (home / "videos" / "items").rglob("*.npz"):
         raw = bytearray(item.read_bytes())
