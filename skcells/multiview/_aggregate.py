@@ -144,9 +144,7 @@ class _ViewStats:
         self.n_classes = n_classes
         self.count = np.zeros(n_samples)
         self.stats = {
-            name: np.full(
-                (n_samples, n_classes), -np.inf if name == "max" else 0.0
-            )
+            name: np.full((n_samples, n_classes), -np.inf if name == "max" else 0.0)
             for name in needs
         }
 

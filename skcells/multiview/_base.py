@@ -242,9 +242,7 @@ class _BaseMultiView(MetaEstimatorMixin, BaseEstimator):
                     "target y is None."
                 )
             if ndim == 2:
-                X, y = validate_data(
-                    self, X, y, dtype="numeric", y_numeric=y_numeric
-                )
+                X, y = validate_data(self, X, y, dtype="numeric", y_numeric=y_numeric)
             else:  # raises for inputs that are not 2-D, 4-D or 5-D
                 X = _check_views_input(X)
                 y = column_or_1d(y, warn=True)

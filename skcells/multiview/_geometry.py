@@ -277,6 +277,7 @@ class _Geometry:
                 aligned=True,
             )
             out[block] = views.numpy().reshape(kb, length, n_channels, out_h, out_w)
+            del patches, src, views  # before the next block's are made
         return out.reshape(k, *self.view_shape)
 
     def to_input(self, boxes, view_boxes):

@@ -110,7 +110,9 @@ def _uniforms_at(keys, salt, view_index, n_draws):
     """
     view_index = np.asarray(view_index, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        base = _splitmix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt % (1 << 64)))
+        base = _splitmix64(
+            np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt % (1 << 64))
+        )
         counter = view_index[:, None] * np.uint64(n_draws) + np.arange(
             1, n_draws + 1, dtype=np.uint64
         )

@@ -4,12 +4,14 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._views import _all_frames, _BaseViews, _full_boxes
 from ._streams import _uniforms_at
 
 __all__ = ["ComposedViews", "DihedralViews", "TransformViews"]
+
+_VIEWS_METHODS = ["iter_views", "training_dataset", "sample_windows"]
 
 # Element e of the dihedral group: a left-right flip when e >= 4, then e % 4
 # rotations by 90 degrees (numpy.rot90 on the last two axes).
@@ -192,19 +194,19 @@ class DihedralViews(_BaseViews):
 
 
 class _TransformPlan:
-    def __init__(self, shape, transform, n_views, salt, view_shape):
+    def __init__(self, shape, func, n_views, salt, view_shape):
         self.shape = shape
-        self.transform = transform
+        self.func = func
         self.n_views = n_views
         self.salt = salt
         self.view_shape = view_shape
 
     @staticmethod
-    def run(transform, x, seed):
-        """``transform`` on the float sample ``x`` with torch seeded by ``seed``."""
+    def run(func, x, seed):
+        """``func`` on the float sample ``x`` with torch seeded by ``seed``."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
-            out = transform(torch.from_numpy(x))
+            out = func(torch.from_numpy(x))
         if isinstance(out, torch.Tensor):
             out = out.detach().cpu().numpy()
         return np.asarray(out, dtype=np.float32)
@@ -219,10 +221,10 @@ class _TransformPlan:
     def cut(self, X, sample_index, params):
         out = np.empty((len(sample_index), *self.view_shape), dtype=np.float32)
         for row, (i, seed) in enumerate(zip(sample_index, params["seeds"])):
-            view = self.run(self.transform, _to_float(X[i]), seed)
+            view = self.run(self.func, _to_float(X[i]), seed)
             if view.shape != self.view_shape:
                 raise ValueError(
-                    f"The transform returned a view of shape {view.shape} after "
+                    f"func returned a view of shape {view.shape} after "
                     f"one of shape {self.view_shape}; every view must have the "
                     "same shape (end a random transform with a fixed-size "
                     "resize)."
@@ -248,7 +250,7 @@ class _TransformPlan:
 class TransformViews(_BaseViews):
     """Views from any callable, such as a torchvision v2 transform.
 
-    View ``j`` of a sample is ``transform(x)``, where ``x`` is the sample as
+    View ``j`` of a sample is ``func(x)``, where ``x`` is the sample as
     a float32 :class:`torch.Tensor` (uint8 scaled to ``[0, 1]``) of shape
     ``(n_channels, height, width)`` for images, ``(n_frames, n_channels,
     height, width)`` for clips (a torchvision v2 transform then draws its
@@ -256,15 +258,16 @@ class TransformViews(_BaseViews):
     2-D input, and torch's default generator is seeded, inside
     :func:`torch.random.fork_rng`, with a seed drawn for this sample and view.
     The views are therefore deterministic with an int ``random_state`` and do
-    not depend on batching, provided the transform draws its randomness from
+    not depend on batching, provided ``func`` draws its randomness from
     torch (torchvision transforms do); NumPy's or Python's global generators
     are not seeded.  The callable may return a tensor or an array; every view
     must have the same shape.  The views are cut one at a time, in Python.
 
     Parameters
     ----------
-    transform : callable
-        Maps one float32 sample tensor to one view.
+    func : callable
+        Maps one float32 sample tensor to one view, e.g. a torchvision v2
+        transform.
     n_views : int, default=10
         Number of views per input.
     random_state : int, RandomState instance or None, default=None
@@ -295,28 +298,26 @@ class TransformViews(_BaseViews):
     """
 
     _parameter_constraints = {
-        "transform": [callable],
+        "func": [callable],
         "n_views": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, transform, *, n_views=10, random_state=None):
-        self.transform = transform
+    def __init__(self, func, *, n_views=10, random_state=None):
+        self.func = func
         self.n_views = n_views
         self.random_state = random_state
 
     def _plan(self, shape, *, training, position):
         # the shape of a view: the transform on a zero sample
-        probe = _TransformPlan.run(
-            self.transform, np.zeros(shape[1:], dtype=np.float32), 0
-        )
+        probe = _TransformPlan.run(self.func, np.zeros(shape[1:], dtype=np.float32), 0)
         if probe.ndim == 0:
             raise ValueError(
-                "transform must return an array or tensor per sample, got a scalar."
+                "func must return an array or tensor per sample, got a scalar."
             )
         return _TransformPlan(
             tuple(shape),
-            self.transform,
+            self.func,
             self.n_views,
             self._salt(training, position),
             probe.shape,
@@ -426,8 +427,8 @@ class ComposedViews(_BaseViews):
     """
 
     _parameter_constraints = {
-        "first": ["no_validation"],
-        "second": ["no_validation"],
+        "first": [HasMethods(_VIEWS_METHODS)],
+        "second": [HasMethods(_VIEWS_METHODS)],
     }
 
     def __init__(self, first, second):

@@ -87,6 +87,18 @@ def _all_frames(shape, k):
     return np.tile([0, shape[1]], (k, 1))
 
 
+def _per_sample(windows, n, m):
+    """The per-view arrays of ``windows`` as (n_samples, n_views, ...)."""
+    out = {}
+    for name, value in windows.items():
+        if isinstance(value, np.ndarray):
+            value = value.reshape(n, m, *value.shape[1:])
+        elif isinstance(value, tuple):  # the components of a composition
+            value = tuple(Bunch(**_per_sample(part, n, m)) for part in value)
+        out[name] = value
+    return out
+
+
 class _CropPlan:
     """The random resized crops of one input shape (see the module docstring)."""
 
@@ -208,13 +220,9 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         n, m = X.shape[0], plan.n_views
         keys = np.repeat(_row_keys(X), m)
         params = plan.params(keys, np.tile(np.arange(m), n))
-        windows = {
-            name: value
-            if not isinstance(value, np.ndarray)
-            else value.reshape(n, m, *value.shape[1:])
-            for name, value in plan.windows(params).items()
-        }
-        return Bunch(**windows, view_shape=plan.view_shape)
+        return Bunch(
+            **_per_sample(plan.windows(params), n, m), view_shape=plan.view_shape
+        )
 
     def iter_views(self, X, *, batch_size=None, training=False):
         """Cut the views of every input, in chunks of at most ``batch_size``.
