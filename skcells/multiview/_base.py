@@ -9,6 +9,7 @@ views and the metadata routing.  The subclasses add the targets and the
 aggregation.
 """
 
+import copy
 import logging
 from numbers import Integral
 
@@ -129,6 +130,63 @@ class _BaseMultiView(MetaEstimatorMixin, BaseEstimator):
         "n_train_views": RandomResizedCropViews._parameter_constraints["n_views"],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
     }
+
+    # ------------------------------------------------- callables as parameters
+    def _callable_views(self):
+        """``views`` and ``train_views`` given as plain callables (not views)."""
+        return {
+            name: getattr(self, name)
+            for name in ("views", "train_views")
+            if getattr(self, name) is not None
+            and not _is_views_object(getattr(self, name))
+        }
+
+    def get_params(self, deep=True):
+        """Get the parameters of this estimator.
+
+        As :meth:`sklearn.base.BaseEstimator.get_params`, except that a
+        callable given as ``views`` or ``train_views`` is a value, never an
+        estimator whose parameters are listed, even when it has a
+        ``get_params`` of its own (torchvision's transforms do, with another
+        meaning).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of the sub-estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=False)
+        if deep:
+            callables = self._callable_views()
+            for name, value in list(params.items()):
+                if name in callables or isinstance(value, type):
+                    continue
+                if hasattr(value, "get_params"):
+                    params.update(
+                        (f"{name}__{key}", val)
+                        for key, val in value.get_params().items()
+                    )
+        return params
+
+    def __sklearn_clone__(self):
+        # A callable given as views is deep-copied, never cloned as an
+        # estimator (sklearn's clone would call a torchvision transform's
+        # get_params, which means something else).
+        callables = self._callable_views()
+        if not callables:
+            return super().__sklearn_clone__()
+        bare = copy.copy(self)
+        for name in callables:
+            setattr(bare, name, None)
+        new = bare.__sklearn_clone__()
+        return new.set_params(
+            **{name: copy.deepcopy(value) for name, value in callables.items()}
+        )
 
     # ----------------------------------------------------------------- views
     def _check_view_params(self):

@@ -1,5 +1,6 @@
 """Views beyond random crops: the dihedral group, user transforms, compositions."""
 
+import copy
 import numbers
 
 import numpy as np
@@ -109,7 +110,16 @@ class _DihedralPlan:
         return out
 
 
-class DihedralViews(_BaseViews):
+class _Float32Views(_BaseViews):
+    """Views objects whose views are float32 whatever the input dtype."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+class DihedralViews(_Float32Views):
     """The flips and 90-degree rotations of every input (the dihedral group).
 
     A microscope field has no preferred orientation: flipping or rotating it
@@ -122,7 +132,8 @@ class DihedralViews(_BaseViews):
     and ``6`` the up-down flip.  With ``rotations=False`` only these 4
     elements, which keep the height and width, are used.
 
-    The views are whole inputs (compose with :class:`RandomResizedCropViews`
+    The views are whole inputs, as float32 (uint8 scaled to ``[0, 1]``)
+    (compose with :class:`RandomResizedCropViews`
     through :class:`ComposedViews` for flipped crops).  Images and clips only;
     2-D input is refused.
 
@@ -247,7 +258,7 @@ class _TransformPlan:
         return _full_boxes(self.shape, len(params["seeds"]))
 
 
-class TransformViews(_BaseViews):
+class TransformViews(_Float32Views):
     """Views from any callable, such as a torchvision v2 transform.
 
     View ``j`` of a sample is ``func(x)``, where ``x`` is the sample as
@@ -261,7 +272,8 @@ class TransformViews(_BaseViews):
     not depend on batching, provided ``func`` draws its randomness from
     torch (torchvision transforms do); NumPy's or Python's global generators
     are not seeded.  The callable may return a tensor or an array; every view
-    must have the same shape.  The views are cut one at a time, in Python.
+    must have the same shape; they are returned as float32.  The views are
+    cut one at a time, in Python.
 
     Parameters
     ----------
@@ -307,6 +319,32 @@ class TransformViews(_BaseViews):
         self.func = func
         self.n_views = n_views
         self.random_state = random_state
+
+    def get_params(self, deep=True):
+        """Get the parameters of these views.
+
+        ``func`` is a value, never an estimator whose parameters are listed,
+        even when it has a ``get_params`` of its own (torchvision's transforms
+        do, with another meaning).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored: the views have no sub-estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return super().get_params(deep=False)
+
+    def __sklearn_clone__(self):
+        # func is deep-copied, never cloned as an estimator
+        bare = copy.copy(self)
+        bare.func = None
+        new = super(TransformViews, bare).__sklearn_clone__()
+        return new.set_params(func=copy.deepcopy(self.func))
 
     def _plan(self, shape, *, training, position):
         # the shape of a view: the transform on a zero sample
