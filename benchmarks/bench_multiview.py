@@ -175,7 +175,8 @@ def memory_comparison(n_clips):
     )
     diff = np.max(np.abs(np.subtract(ours["proba"], old["proba"])))
     print(
-        f"[memory] old / ours = {old['increase_mb'] / max(ours['increase_mb'], 1):.1f}x; "
+        f"[memory] old / ours = "
+        f"{old['increase_mb'] / max(ours['increase_mb'], 1):.1f}x; "
         f"CPU old / ours = {old['cpu_s'] / ours['cpu_s']:.2f}x; "
         f"largest difference of predict_proba = {diff:.1e}"
     )

@@ -385,7 +385,8 @@ def aggregate_geometric_mean(view_proba):
     Examples
     --------
     >>> from skcells.multiview import aggregate_geometric_mean
-    >>> aggregate_geometric_mean([[[0.2, 0.8], [0.8, 0.2]], [[0.5, 0.5], [0.0, 1.0]]])
+    >>> proba = [[[0.2, 0.8], [0.8, 0.2]], [[0.5, 0.5], [0.0, 1.0]]]
+    >>> aggregate_geometric_mean(proba).round(3)
     array([[0.5, 0.5],
            [0. , 1. ]])
     """

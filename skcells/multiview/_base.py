@@ -226,7 +226,7 @@ class _BaseMultiView(MetaEstimatorMixin, BaseEstimator):
         return self._with_random_state(spec)
 
     def _training_views(self):
-        """Unfitted training views: ``train_views``, else the prediction views' settings."""
+        """Unfitted training views: ``train_views``, else the prediction settings."""
         if self.train_views is not None:
             views = self._resolve_views(self.train_views, self.n_train_views)
         elif self.views is None:
@@ -250,12 +250,14 @@ class _BaseMultiView(MetaEstimatorMixin, BaseEstimator):
     def _prediction_views(self):
         """The prediction views, from the parameters as they are now."""
         if self.views is None:
+            # sizes left free (None) are those the estimator was trained on
+            output_size, clip_length = self.output_size, self.clip_length
             return RandomResizedCropViews(
                 self.n_views,
                 crop_scale=self.crop_scale,
                 crop_ratio=self.crop_ratio,
-                output_size=self.output_size_,
-                clip_length=self.clip_length_,
+                output_size=self.output_size_ if output_size is None else output_size,
+                clip_length=self.clip_length_ if clip_length is None else clip_length,
                 random_state=self.random_state,
             )
         views = self._resolve_views(self.views, self.n_views)

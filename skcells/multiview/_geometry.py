@@ -65,7 +65,7 @@ def _to_float_tensor(arr):
 
 
 def _patch_rows(low, high, size, extent):
-    """First pixel of the patch of ``extent`` pixels that sampling ``[low, high]`` reads.
+    """First pixel of the ``extent`` pixels that sampling ``[low, high]`` reads.
 
     ``roi_align(aligned=True)`` samples at positions strictly inside ``(low -
     0.5, high - 0.5)`` and interpolates between ``floor(p)`` and ``floor(p) +

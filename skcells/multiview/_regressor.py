@@ -114,7 +114,8 @@ class MultiViewRegressor(RegressorMixin, _BaseMultiView):
     >>> reg.predict_views(X[:2]).shape
     (2, 8)
     >>> lower, upper = reg.predict_interval(X[:2], coverage=0.8)
-    >>> bool(np.all(lower <= reg.predict(X[:2])) and np.all(reg.predict(X[:2]) <= upper))
+    >>> prediction = reg.predict(X[:2])
+    >>> bool(np.all(lower <= prediction) and np.all(prediction <= upper))
     True
     """
 
@@ -232,9 +233,9 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             start += pred.shape[0]
         return values.reshape(n_samples, n_views)
 
-    def _aggregate(self, values):
+    def _aggregate(self, values, *, overwrite=False):
         if self.aggregation == "median":
-            return np.median(values, axis=1)
+            return np.median(values, axis=1, overwrite_input=overwrite)
         return values.mean(axis=1)
 
     def predict(self, X):
@@ -250,7 +251,7 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         y : ndarray of shape (n_samples,)
             Median (or mean) of the views' predictions.
         """
-        return self._aggregate(self.predict_views(X))
+        return self._aggregate(self.predict_views(X), overwrite=True)
 
     @staticmethod
     def _quantiles(values, coverage):
@@ -260,7 +261,7 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         return lower, upper
 
     def predict_interval(self, X, coverage=0.8):
-        """Quantiles of the views' predictions that enclose ``coverage`` of them.
+        """Bound the middle ``coverage`` fraction of the views' predictions.
 
         Parameters
         ----------

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._views import _all_frames, _BaseViews, _full_boxes
 from ._streams import _uniforms_at
+from ._views import _all_frames, _BaseViews, _full_boxes
 
 __all__ = ["ComposedViews", "DihedralViews", "TransformViews"]
 
