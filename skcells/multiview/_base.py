@@ -197,15 +197,21 @@ class _BaseMultiView(MetaEstimatorMixin, BaseEstimator):
             ignored = tuple(_CROP_DEFAULTS)
         else:  # a callable: n_views views of it
             ignored = tuple(name for name in _CROP_DEFAULTS if name != "n_views")
-        for name in ignored:
-            value = getattr(self, name)
-            if not _is_default(value, _CROP_DEFAULTS[name]):
-                raise ValueError(
-                    f"{name}={value!r} is set together with views={self.views!r}, "
-                    f"which defines the prediction views: set {name} on the views "
-                    f"object (views__{name} in a search), or leave views=None to "
-                    "use the crop parameters."
-                )
+        changed = [
+            f"{name}={getattr(self, name)!r}"
+            for name in ignored
+            if not _is_default(getattr(self, name), _CROP_DEFAULTS[name])
+        ]
+        if changed:
+            first = changed[0].split("=")[0]
+            raise ValueError(
+                f"{', '.join(changed)} {'is' if len(changed) == 1 else 'are'} set "
+                f"together with views={self.views!r}, which defines the "
+                "prediction views: set them on the views object (e.g. "
+                f"views__{first} in a search) and leave them at their defaults "
+                f"here ({', '.join(f'{n}={_CROP_DEFAULTS[n]!r}' for n in ignored)}), "
+                "or leave views=None to use the crop parameters."
+            )
         if _is_views_object(self.train_views) and self.n_train_views != 1:
             raise ValueError(
                 f"n_train_views={self.n_train_views!r} is set together with "
