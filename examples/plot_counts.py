@@ -34,9 +34,7 @@ from skorch import NeuralNetRegressor
 from skcells.datasets import fetch_synthetic_blood_videos
 from skcells.multiview import MultiViewRegressor
 
-data = fetch_synthetic_blood_videos(
-    n_videos=600, n_frames=1, size=48, random_state=0
-)
+data = fetch_synthetic_blood_videos(n_videos=600, n_frames=1, size=48, random_state=0)
 X = data.data[:, 0]  # (600, 3, 48, 48) uint8 frames
 count = data.wbc_count.astype(float)
 X_train, X_test, y_train, y_test = train_test_split(

@@ -47,7 +47,7 @@ _CROP_DEFAULTS = {
     "output_size": None,
     "clip_length": None,
 }
-_VIEWS_METHODS = ["iter_views", "training_dataset", "sample_windows"]
+_VIEWS_METHODS = ["fit", "iter_views", "training_dataset", "sample_windows"]
 # Rows of input scanned at once when checking the values of a prediction input.
 _SCAN_BYTES = 1 << 24
 

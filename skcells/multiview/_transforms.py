@@ -12,7 +12,7 @@ from ._views import _all_frames, _BaseViews, _full_boxes
 
 __all__ = ["ComposedViews", "DihedralViews", "TransformViews"]
 
-_VIEWS_METHODS = ["iter_views", "training_dataset", "sample_windows"]
+_VIEWS_METHODS = ["fit", "iter_views", "training_dataset", "sample_windows"]
 
 # Element e of the dihedral group: a left-right flip when e >= 4, then e % 4
 # rotations by 90 degrees (numpy.rot90 on the last two axes).
