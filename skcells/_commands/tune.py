@@ -221,8 +221,8 @@ def run(args):
     )
     is_database = isinstance(args.storage, str) and "://" in args.storage
     heartbeat = args.heartbeat_interval if is_database else None
-    if args.storage is None:
-        out.mkdir(parents=True, exist_ok=True)
+    # Nothing is written before the options are checked: the journal file
+    # (and --out with it) is created by the storage, after its own checks.
 
     # Open the study before any expensive work, so that a wrong URL or study
     # name fails at once.

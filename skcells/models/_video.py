@@ -6,7 +6,7 @@ from sklearn.utils._param_validation import validate_params
 from torch import nn
 
 from ..utils import check_int
-from ._checkpoint import _PRETRAINED, _load_pretrained
+from ._checkpoint import _PRETRAINED, _download_state_dict, _load_pretrained
 from ._cnn9 import _DROPOUT, _POSITIVE
 
 # Kinetics-400 X3D-XS weights of the PyTorchVideo model zoo.
@@ -30,12 +30,8 @@ def _import_create_x3d():
     return create_x3d
 
 
-def _download_x3d_xs():  # pragma: no cover - needs the internet
-    import torch
-
-    return torch.hub.load_state_dict_from_url(
-        X3D_XS_URL, map_location="cpu", progress=True, weights_only=True
-    )
+def _download_x3d_xs():
+    return _download_state_dict(X3D_XS_URL, "the Kinetics-400 X3D-XS weights")
 
 
 class X3D(nn.Module):

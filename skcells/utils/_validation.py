@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import check_scalar
 
 __all__ = [
+    "cap_n_jobs",
     "check_array_1d",
     "check_bool",
     "check_int",
@@ -354,6 +355,44 @@ def check_n_jobs(n_jobs, name="n_jobs"):
     return int(n_jobs)
 
 
+def cap_n_jobs(n_jobs, n_tasks, name="n_jobs"):
+    """The number of worker processes worth starting for ``n_tasks`` tasks.
+
+    ``n_jobs`` is validated by :func:`check_n_jobs` (None means 1) and
+    resolved by joblib, then capped at the number of tasks and at the
+    workers the active joblib backend can run at once (the CPU cores, or
+    the workers of a Dask cluster under its backend): ``n_jobs=100000``
+    starts no more processes than could run.  Results never depend on it.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        The requested workers, as for :func:`check_n_jobs`.
+    n_tasks : int
+        The number of independent tasks (``>= 1``).
+    name : str, default="n_jobs"
+        The parameter's name, used in error messages.
+
+    Returns
+    -------
+    n_workers : int
+        Between 1 and ``n_tasks``.
+
+    Examples
+    --------
+    >>> from skcells.utils import cap_n_jobs
+    >>> cap_n_jobs(100_000, 3)
+    3
+    >>> cap_n_jobs(None, 10)
+    1
+    """
+    from joblib import effective_n_jobs
+
+    n_jobs = check_n_jobs(n_jobs, name)
+    n_tasks = check_int(n_tasks, "n_tasks", low=1)
+    return max(1, min(effective_n_jobs(n_jobs), n_tasks, effective_n_jobs(-1)))
+
+
 def check_array_1d(value, name):
     """Return ``value`` as a finite 1-D float array.
 
@@ -372,7 +411,8 @@ def check_array_1d(value, name):
     Raises
     ------
     TypeError
-        If ``value`` is not numeric.
+        If ``value`` is not real numbers: strings (even ``"0.5"``), complex
+        numbers, bools and objects are refused rather than converted.
     ValueError
         If it is not 1-D or holds NaN or infinity (the message gives the
         first such value and its index).
@@ -383,6 +423,16 @@ def check_array_1d(value, name):
     >>> check_array_1d([0, 2.5], "difficulty")
     array([0. , 2.5])
     """
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (TypeError, ValueError):  # ragged sequences
+        kind = "O"
+    if kind not in "iuf":
+        raise TypeError(
+            f"{name} must be a 1-D array of real numbers, got "
+            f"{type(value).__name__} of dtype kind {kind!r} (strings, complex "
+            "numbers, bools and objects are not converted)."
+        )
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
