@@ -81,11 +81,19 @@ def main(argv=None):
     )
     try:
         return int(args._run(args) or 0)
-    except (CommandError, ValueError, TypeError, OSError, MemoryError) as exc:
+    except (
+        CommandError,
+        ValueError,
+        TypeError,
+        OSError,
+        MemoryError,
+        OverflowError,
+    ) as exc:
         # OSError: missing inputs, unwritable outputs, a full disk, no
-        # network; MemoryError: sizes the machine cannot hold -- all caused by
-        # the user's arguments or environment.  Any other exception is a bug
-        # and keeps its traceback; with -v these show theirs too.
+        # network; MemoryError and OverflowError: sizes the machine cannot
+        # hold -- all caused by the user's arguments or environment.  Any
+        # other exception is a bug and keeps its traceback; with -v these
+        # show theirs too.
         if args.verbose:
             traceback.print_exc()
         print(f"skcells {args.command}: error: {_one_line(exc)}", file=sys.stderr)
@@ -100,6 +108,8 @@ def _one_line(exc):
     text = " ".join(str(exc).split())
     if isinstance(exc, MemoryError):
         return f"not enough memory ({text or 'MemoryError'}); use smaller sizes."
+    if isinstance(exc, OverflowError):
+        return f"a number is too large ({text or 'OverflowError'})."
     return text or type(exc).__name__
 
 

@@ -461,7 +461,14 @@ def _read_cache(folder, config, key, check_hash):
         data = load_npy(
             _DATA_FILE, root=folder, dtype=np.uint8, shape=config.shape, mmap=True
         )
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,  # and what zipfile raises for odd headers:
+        NotImplementedError,  # an unknown compression method
+        RuntimeError,  # an "encrypted" member
+    ) as exc:
         logger.warning("the cache %s is invalid (%s): rebuilding it", folder, exc)
         return None
     if not memo_ok:

@@ -51,10 +51,11 @@ class X3D(nn.Module):
     in_channels : int, default=3
         Number of channels per frame.
     width_factor : float, default=2.0
-        Channel expansion of X3D (2.0 for X3D-XS); smaller values give small
-        networks for fast CPU runs but rule out the Kinetics weights.
+        Channel expansion of X3D (2.0 for X3D-XS), in ``(0, 16]``; smaller
+        values give small networks for fast CPU runs but rule out the
+        Kinetics weights.
     depth_factor : float, default=2.2
-        Depth expansion of X3D (2.2 for X3D-XS).
+        Depth expansion of X3D (2.2 for X3D-XS), in ``(0, 16]``.
     head_dim : int, default=2048
         Width of the head's last hidden layer.
     dropout : float, default=0.5

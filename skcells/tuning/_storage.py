@@ -93,15 +93,22 @@ def make_storage(
     >>> type(storage).__name__
     'RDBStorage'
     """
-    check_real(
-        connect_timeout, "connect_timeout", low=0, low_open=True, high=_MAX_SECONDS
-    )
+    check_real(connect_timeout, "connect_timeout", low=0, low_open=True)
     for name, value in (
         ("heartbeat_interval", heartbeat_interval),
         ("grace_period", grace_period),
     ):
         if value is not None:
-            check_int(value, name, low=1, high=_MAX_SECONDS)
+            check_int(value, name, low=1)
+    for name, value in (
+        ("connect_timeout", connect_timeout),
+        ("heartbeat_interval", heartbeat_interval),
+        ("grace_period", grace_period),
+    ):
+        if value is not None and value > _MAX_SECONDS:
+            raise ValueError(
+                f"{name} must be at most {_MAX_SECONDS} seconds (a day), got {value!r}."
+            )
     if grace_period is not None and heartbeat_interval is None:
         raise ValueError(
             "grace_period needs a heartbeat: pass heartbeat_interval too, got "

@@ -580,8 +580,10 @@ def load_npy(file, *, dtype, shape, root=None, mmap=False, size=None):
         raise ValueError(f"{source} has an unsupported .npy version {version}")
     if isinstance(dtype, str) and len(dtype) == 1:
         dtype_ok = found_dtype.kind == dtype
+        wanted = f"kind {dtype!r}"
     else:
         dtype_ok = found_dtype == np.dtype(dtype)
+        wanted = str(np.dtype(dtype))
     shape_ok = len(found) == len(shape) and all(
         e is None or e == n for e, n in zip(shape, found)
     )
@@ -589,7 +591,7 @@ def load_npy(file, *, dtype, shape, root=None, mmap=False, size=None):
         raise ValueError(
             f"{source} holds an array of dtype {found_dtype} and shape {found}"
             f"{' (Fortran order)' if fortran else ''}, expected dtype "
-            f"{dtype} and shape {shape}"
+            f"{wanted} and shape {shape}"
         )
     offset = file.tell()
     nbytes = math.prod(found) * found_dtype.itemsize
