@@ -20,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -740,6 +741,40 @@ def test_counts_within_bounds_never_overflow(mean, std):
     for key in ("rbc_count", "wbc_count"):
         assert meta[key].min() >= 0
         assert meta[key].max() <= mean + 10 * std + 1
+
+
+NUMBERS = (
+    st.integers()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats()
+    | st.fractions()
+    | st.decimals(allow_nan=True)
+    | st.booleans()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=NUMBERS, other=NUMBERS)
+def test_checks_name_the_parameter_for_any_number(value, other):
+    """Property: every check answers any number with its value or a named error
+    (never numpy's 'ufunc isfinite not supported', an OverflowError or a
+    warning)."""
+    from skcells.utils import check_int, check_range, check_real, check_vector
+
+    calls = (
+        lambda: check_real(value, "p", low=0, high=1e5),
+        lambda: check_int(value, "p", low=1, high=10**7),
+        lambda: check_range((value, other), "p", low=0, high=10),
+        lambda: check_range((value, other), "p", integer=True, low=0, high=10),
+        lambda: check_vector((value, other), "p", length=2, low=0, total=1),
+    )
+    for call in calls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                call()
+            except (TypeError, ValueError) as exc:
+                assert str(exc).startswith("p must be"), exc
 
 
 def test_a_video_too_large_for_memory_is_refused_naming_both_sizes():

@@ -7,8 +7,10 @@ refused; reals are refused when NaN or infinite.  Estimators validate their
 hyperparameters with ``_parameter_constraints`` instead.
 """
 
+import math
 import numbers
 import os
+import sys
 
 import numpy as np
 from sklearn.utils import check_scalar
@@ -24,6 +26,20 @@ __all__ = [
     "check_real",
     "check_vector",
 ]
+
+
+def _is_finite(value):
+    """Whether a real number is finite and fits in a float.
+
+    ``np.isfinite`` fails on Python ints beyond int64; an int is finite but
+    must still convert to a float where a float is returned.
+    """
+    if isinstance(value, numbers.Integral):
+        return abs(int(value)) <= sys.float_info.max
+    try:
+        return math.isfinite(value)
+    except (OverflowError, TypeError, ValueError):
+        return False
 
 
 def _interval(low, high, low_open=False, high_open=False):
@@ -113,7 +129,7 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
     accepted = accepted.rstrip()
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {accepted}, got {value!r}.")
-    if not np.isfinite(value):
+    if not _is_finite(value):
         raise ValueError(f"{name} must be {accepted}, got {value!r}.")
     out = low is not None and (value <= low if low_open else value < low)
     out = out or (high is not None and (value >= high if high_open else value > high))
@@ -242,7 +258,7 @@ def check_range(value, name, *, integer=False, low=None, high=None, low_open=Fal
         if isinstance(v, bool | np.bool_) or not isinstance(v, kind):
             what = "integers" if integer else "real numbers"
             raise TypeError(f"{name} must be a pair of {what}, got {value!r}.")
-        if not np.isfinite(v):
+        if not (integer or _is_finite(v)):
             raise ValueError(f"{name} must be {accepted}, got {value!r}.")
     ok = lo <= hi
     if low is not None:
@@ -299,14 +315,17 @@ def check_vector(value, name, *, length, low=None, high=None, total=None):
         raise TypeError(f"{name} must be {accepted}, got {value!r}.")
     try:
         arr = np.asarray(value, dtype=float)
+    except OverflowError:  # ints beyond the float range
+        raise ValueError(f"{name} must be {accepted}, got {value!r}.") from None
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be {accepted}, got {value!r}.") from None
     bad = arr.shape != (length,) or not np.all(np.isfinite(arr))
     bad = bad or (low is not None and np.any(arr < low))
     bad = bad or (high is not None and np.any(arr > high))
-    bad = bad or (
-        total is not None and not np.isclose(arr.sum(), total, rtol=0, atol=1e-6)
-    )
+    with np.errstate(over="ignore"):  # 1e308 + 1e308 is simply not 1
+        bad = bad or (
+            total is not None and not np.isclose(arr.sum(), total, rtol=0, atol=1e-6)
+        )
     if bad:
         raise ValueError(f"{name} must be {accepted}, got {value!r}.")
     return tuple(float(v) for v in arr)
