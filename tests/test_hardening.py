@@ -307,6 +307,25 @@ def test_hostile_synthetic_cache_is_never_followed(attack, tiny_cache, reference
     assert not any(p.is_symlink() for p in folder.iterdir())
 
 
+def test_cache_folder_symlinked_elsewhere_is_replaced_not_read(tiny_cache, reference):
+    home, folder, secret = tiny_cache
+    elsewhere = secret.parent / "cache-copy"
+    shutil.move(folder, elsewhere)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    report = _audited(
+        f"""
+        from skcells.datasets import fetch_synthetic_blood_videos
+        b = fetch_synthetic_blood_videos(
+            data_home={str(home)!r}, verbose=False, n_jobs=1, **{TINY!r})
+        result = b.cache_path
+        """
+    )
+    assert report["ok"], report
+    _assert_confined(report, home, secret)
+    assert not folder.is_symlink() and _digests(folder) == reference[1]
+    assert _digests(elsewhere) == reference[1]  # left alone
+
+
 def test_hostile_manifests_never_make_verify_manifest_leave_the_folder(tmp_path):
     """The generic check used by every cache (``skcells tune``'s model cache too)."""
     outside = tmp_path / "outside"

@@ -5,7 +5,7 @@ from numbers import Real
 from sklearn.utils._param_validation import Interval, validate_params
 from torch import nn
 
-from ..utils import check_int
+from ..utils import check_int, check_real
 
 # Output channels of the nine convolutions at ``width=1`` and their padding.
 _CONV_CHANNELS = (128, 128, 128, 256, 256, 256, 512, 256, 128)
@@ -15,10 +15,10 @@ _CONV_PADDING = (1, 1, 1, 1, 1, 1, 0, 0, 0)
 _MIN_INPUT_SIZE = 28
 # Constraints shared with X3D.  Integers go through check_int instead, which
 # refuses bools (sklearn's Interval(Integral) admits them).
+_POSITIVE = [Interval(Real, 0, None, closed="neither")]
 # Width and depth multipliers: at most 16 (a CNN9 of width 16 has about 1.1
 # billion parameters); inf or 1e300 would overflow the channel counts.
 _MAX_FACTOR = 16
-_POSITIVE = [Interval(Real, 0, _MAX_FACTOR, closed="right")]
 _DROPOUT = [Interval(Real, 0, 1, closed="left")]
 
 
@@ -103,7 +103,7 @@ class CNN9(nn.Module):
         super().__init__()
         self.n_classes = check_int(n_classes, "n_classes", low=1)
         self.in_channels = check_int(in_channels, "in_channels", low=1)
-        self.width = float(width)
+        self.width = check_real(width, "width", high=_MAX_FACTOR)
 
         channels = [max(1, round(c * self.width)) for c in _CONV_CHANNELS]
         layers = []

@@ -5,9 +5,9 @@ import warnings
 from sklearn.utils._param_validation import validate_params
 from torch import nn
 
-from ..utils import check_int
+from ..utils import check_int, check_real
 from ._checkpoint import _PRETRAINED, _download_state_dict, _load_pretrained
-from ._cnn9 import _DROPOUT, _POSITIVE
+from ._cnn9 import _DROPOUT, _MAX_FACTOR, _POSITIVE
 
 # Kinetics-400 X3D-XS weights of the PyTorchVideo model zoo.
 X3D_XS_URL = (
@@ -121,6 +121,8 @@ class X3D(nn.Module):
         self.n_classes = check_int(n_classes, "n_classes", low=1)
         self.in_channels = check_int(in_channels, "in_channels", low=1)
         check_int(head_dim, "head_dim", low=1)
+        check_real(width_factor, "width_factor", high=_MAX_FACTOR)
+        check_real(depth_factor, "depth_factor", high=_MAX_FACTOR)
         net = create_x3d(
             input_channel=self.in_channels,
             input_clip_length=4,

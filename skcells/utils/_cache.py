@@ -280,7 +280,8 @@ def write_manifest(folder, names, **extra):
 def verify_manifest(folder, *, check_hash=True, expected=None):
     """Check the files of a cache folder against its manifest.
 
-    Nothing outside ``folder`` is ever opened.  The manifest itself must be
+    Nothing outside ``folder`` is ever opened (and ``folder`` itself must not
+    be a symbolic link).  The manifest itself must be
     a regular file of at most 16 MiB listing, for every file, a plain
     relative name (no ``..``, no absolute path), its size and its sha256.
     When ``expected`` is given, the names must be exactly those, checked
@@ -320,6 +321,8 @@ def verify_manifest(folder, *, check_hash=True, expected=None):
     """
     folder = Path(folder)
     try:
+        if os.path.islink(folder):
+            raise ValueError(f"{folder} is a symbolic link, not a cache folder")
         manifest = _read_manifest(folder)
         files = manifest["files"]
         if expected is not None and set(files) != set(expected):

@@ -37,9 +37,9 @@ def network_timeout(seconds=DEFAULT_TIMEOUT):
     --------
     >>> import socket
     >>> from skcells.utils import network_timeout
-    >>> with network_timeout(5):
+    >>> with network_timeout(5.0):
     ...     socket.getdefaulttimeout()
-    5
+    5.0
     >>> socket.getdefaulttimeout() is None
     True
     """

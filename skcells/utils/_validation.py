@@ -399,11 +399,12 @@ def cap_n_jobs(n_jobs, n_tasks, name="n_jobs"):
 
     Examples
     --------
+    >>> import os
     >>> from skcells.utils import cap_n_jobs
-    >>> cap_n_jobs(100_000, 3)
-    3
-    >>> cap_n_jobs(None, 10)
-    1
+    >>> cap_n_jobs(100_000, 1), cap_n_jobs(None, 10)
+    (1, 1)
+    >>> cap_n_jobs(100_000, 1000) <= os.cpu_count()
+    True
     """
     from joblib import effective_n_jobs
 
