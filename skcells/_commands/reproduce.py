@@ -131,14 +131,13 @@ def run(args):
     )
     from ..utils import atomic_file
 
+    _check_checkpoints(_parse_weights(args.weights))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {os.fspath(out)!r} exists and is not a folder.")
-    weights = _parse_weights(args.weights)
-    _check_checkpoints(weights)
     experiment = run_experiments(
         **{name: getattr(args, name) for name in _OPTIONS},
-        weights=weights,
+        weights=_parse_weights(args.weights),
     )
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -5,7 +5,7 @@ from numbers import Real
 from sklearn.utils._param_validation import Interval, validate_params
 from torch import nn
 
-from ..utils import check_int, check_real
+from ..utils import check_int
 
 # Output channels of the nine convolutions at ``width=1`` and their padding.
 _CONV_CHANNELS = (128, 128, 128, 256, 256, 256, 512, 256, 128)
@@ -19,6 +19,15 @@ _POSITIVE = [Interval(Real, 0, None, closed="neither")]
 # Width and depth multipliers: at most 16 (a CNN9 of width 16 has about 1.1
 # billion parameters); inf or 1e300 would overflow the channel counts.
 _MAX_FACTOR = 16
+
+
+def _check_factor(value, name):
+    """A width or depth multiplier (already > 0) as a float, at most 16."""
+    from ..utils import check_real
+
+    return check_real(value, name, high=_MAX_FACTOR)
+
+
 _DROPOUT = [Interval(Real, 0, 1, closed="left")]
 
 
@@ -103,7 +112,7 @@ class CNN9(nn.Module):
         super().__init__()
         self.n_classes = check_int(n_classes, "n_classes", low=1)
         self.in_channels = check_int(in_channels, "in_channels", low=1)
-        self.width = check_real(width, "width", high=_MAX_FACTOR)
+        self.width = _check_factor(width, "width")
 
         channels = [max(1, round(c * self.width)) for c in _CONV_CHANNELS]
         layers = []

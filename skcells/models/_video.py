@@ -5,9 +5,9 @@ import warnings
 from sklearn.utils._param_validation import validate_params
 from torch import nn
 
-from ..utils import check_int, check_real
-from ._checkpoint import _PRETRAINED, _download_state_dict, _load_pretrained
-from ._cnn9 import _DROPOUT, _MAX_FACTOR, _POSITIVE
+from ..utils import check_int
+from ._checkpoint import _PRETRAINED, _load_pretrained
+from ._cnn9 import _DROPOUT, _POSITIVE
 
 # Kinetics-400 X3D-XS weights of the PyTorchVideo model zoo.
 X3D_XS_URL = (
@@ -31,6 +31,8 @@ def _import_create_x3d():
 
 
 def _download_x3d_xs():
+    from ._checkpoint import _download_state_dict
+
     return _download_state_dict(X3D_XS_URL, "the Kinetics-400 X3D-XS weights")
 
 
@@ -121,8 +123,10 @@ class X3D(nn.Module):
         self.n_classes = check_int(n_classes, "n_classes", low=1)
         self.in_channels = check_int(in_channels, "in_channels", low=1)
         check_int(head_dim, "head_dim", low=1)
-        check_real(width_factor, "width_factor", high=_MAX_FACTOR)
-        check_real(depth_factor, "depth_factor", high=_MAX_FACTOR)
+        from ._cnn9 import _check_factor  # at most 16, as CNN9's width
+
+        _check_factor(width_factor, "width_factor")
+        _check_factor(depth_factor, "depth_factor")
         net = create_x3d(
             input_channel=self.in_channels,
             input_clip_length=4,
