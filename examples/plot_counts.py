@@ -19,11 +19,11 @@ how often the interval of the views holds the true count (its coverage).
 # %%
 # Data
 # ----
-# 600 single frames of 48 x 48 pixels and the WBC count of their video (the
-# dataset's ``wbc_count``; a fetcher option returning counts as the target is
-# on its way).  A crop covers 10-20 % of the frame, so a view sees about a
-# sixth of the cells and the network learns to scale the density it sees up
-# to the whole frame's count.  The targets are divided by 100 for training.
+# 600 single frames of 48 x 48 pixels with the WBC count of their video as the
+# target (``target="wbc_count"``: cells per field of view).  A crop covers
+# 10-20 % of the frame, so a view sees about a sixth of the cells and the
+# network learns to scale the density it sees up to the whole frame's count.
+# The targets are divided by 100 for training.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -34,9 +34,11 @@ from skorch import NeuralNetRegressor
 from skcells.datasets import fetch_synthetic_blood_videos
 from skcells.multiview import MultiViewRegressor
 
-data = fetch_synthetic_blood_videos(n_videos=600, n_frames=1, size=48, random_state=0)
+data = fetch_synthetic_blood_videos(
+    n_videos=600, n_frames=1, size=48, target="wbc_count", random_state=0
+)
 X = data.data[:, 0]  # (600, 3, 48, 48) uint8 frames
-count = data.wbc_count.astype(float)
+count = data.target  # float64 counts
 X_train, X_test, y_train, y_test = train_test_split(
     X, count, test_size=0.4, random_state=0
 )
