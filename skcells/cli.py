@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from ._commands import CommandError, generate, reproduce, show, tune
+from ._commands import CommandError, generate, predict, reproduce, show, tune
 from ._version import __version__
 
 
@@ -28,6 +28,7 @@ def _available_commands():
             "run the paper's experiments and write tables/figures",
         ),
         "tune": (tune, "tune the multi-view prediction parameters with Optuna"),
+        "predict": (predict, "apply a saved model to new inputs and write a CSV"),
     }
 
 
