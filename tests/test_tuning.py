@@ -611,7 +611,7 @@ def test_training_search_bad_input():
         (["--crop-scale-low", "0.6", "0.7", "--crop-scale-high", "0.2", "0.5"],
          "crop_scale_high must reach"),
         (["--timeout", "-1"], "--timeout must be a finite real number > 0"),
-        (["--study", "nope"], "study_name='nope' does not exist"),
+        (["--study", "nope", "--report"], "study_name='nope' does not exist"),
         (["--storage", "nonsense"], "storage must be an Optuna storage URL"),
         (["--storage", "postgresql+psycopg2://u:pw@127.0.0.1:1/x", "--create",
           "--connect-timeout", "2"], "is unreachable"),

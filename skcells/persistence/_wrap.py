@@ -120,18 +120,23 @@ def wrap_fitted_net(net, X, *, f_params=None, classes=None, **params):
                     "net's outputs (or build the net with classes=...)."
                 )
             classes = net.classes_
-        elif own is not None and not np.array_equal(np.asarray(own), classes):
+        classes = np.asarray(classes)
+        if (
+            classes.ndim != 1
+            or len(np.unique(classes)) != len(classes)
+            or (len(classes) < 2)
+        ):
             raise ValueError(
-                f"classes={list(classes)!r} differs from the net's own classes "
+                f"classes must hold at least 2 distinct labels, got {classes.tolist()!r}."
+            )
+        if own is not None and not np.array_equal(np.asarray(own), classes):
+            raise ValueError(
+                f"classes={classes.tolist()!r} differs from the net's own classes "
                 f"{list(own)!r}."
             )
-        else:
-            net.set_params(classes=list(classes))
-        classes = np.asarray(classes)
-        if len(np.unique(classes)) != len(classes) or len(classes) < 2:
-            raise ValueError(
-                f"classes must hold at least 2 distinct labels, got {list(classes)!r}."
-            )
+        set_classes = own is None
+        if set_classes:
+            net.set_params(classes=classes.tolist())
         estimator = multiview.MultiViewClassifier(FrozenEstimator(net), **params)
         y = np.resize(classes, n)
     elif is_regressor(net):
@@ -140,12 +145,18 @@ def wrap_fitted_net(net, X, *, f_params=None, classes=None, **params):
             raise TypeError("this skcells has no MultiViewRegressor.")
         estimator = regressor(FrozenEstimator(net), **params)
         y = np.zeros(n)
+        set_classes = False
     else:
         raise TypeError(
             f"net must be a classifier or a regressor, got {type(net).__name__}."
         )
-    estimator.fit(X, y)
-    # Check the net's outputs against classes_ now rather than at the first
-    # prediction.
-    estimator.predict(X[:1])
+    try:
+        estimator.fit(X, y)
+        # Check the net's outputs against classes_ now rather than at the
+        # first prediction.
+        estimator.predict(X[:1])
+    except BaseException:
+        if set_classes:  # leave the net as it was given
+            net.set_params(classes=None)
+        raise
     return estimator

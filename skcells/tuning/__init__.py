@@ -18,19 +18,28 @@ from ._predict import (
     check_n_trials,
     tune_predict_time,
 )
-from ._recipe import _SCALES, tuning_model, tuning_problem, tuning_recipe
+from ._recipe import (
+    _SCALES,
+    tuning_model,
+    tuning_problem,
+    tuning_problem_from_data,
+    tuning_recipe,
+    tuning_recipe_from_data,
+)
 from ._report import (
     best_trial,
     best_trial_summary,
     count_states,
     plot_history,
     trials_table,
+    warn_if_flat,
     write_study_report,
 )
 from ._storage import describe_storage, load_or_create_study, make_storage
 from ._training import curriculum_search_space, training_search
 
 __all__ = [
+    "CurriculumSearchCV",
     "PredictTimeObjective",
     "PredictTimeSpace",
     "best_trial",
@@ -47,12 +56,20 @@ __all__ = [
     "tune_predict_time",
     "tuning_model",
     "tuning_problem",
+    "tuning_problem_from_data",
     "tuning_recipe",
+    "tuning_recipe_from_data",
+    "warn_if_flat",
     "write_study_report",
 ]
 
 
 def __getattr__(name):
+    # The search class imports optuna_integration: load it on first use.
+    if name == "CurriculumSearchCV":
+        from ._search import CurriculumSearchCV
+
+        return CurriculumSearchCV
     # Deprecated: the sizes of the tuning model are a part of the scales of
     # skcells.experiments (``get_scale(name).tuning``).
     if name == "SCALES":
