@@ -562,7 +562,7 @@ def _read(zf, member, path):
 
 
 def get_untrusted_types(path, *, trusted=None):
-    """Types and functions a model file names that loading would refuse.
+    """List the types and functions of a model file that loading would refuse.
 
     :func:`load_model` accepts skops' default types, the classes and
     functions of :data:`TRUSTED_PACKAGES` (for torch and torchvision: module,

@@ -39,7 +39,6 @@ from ._storage import describe_storage, load_or_create_study, make_storage
 from ._training import curriculum_search_space, training_search
 
 __all__ = [
-    "CurriculumSearchCV",
     "PredictTimeObjective",
     "PredictTimeSpace",
     "best_trial",
@@ -65,11 +64,6 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The search class imports optuna_integration: load it on first use.
-    if name == "CurriculumSearchCV":
-        from ._search import CurriculumSearchCV
-
-        return CurriculumSearchCV
     # Deprecated: the sizes of the tuning model are a part of the scales of
     # skcells.experiments (``get_scale(name).tuning``).
     if name == "SCALES":

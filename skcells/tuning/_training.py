@@ -11,8 +11,7 @@ ends with one alike.  ``difficulty`` passed to ``fit`` reaches the curriculum
 network of every fold, sliced to the fold's training samples: by plain
 fit-parameter slicing, or by metadata routing when
 ``sklearn.set_config(enable_metadata_routing=True)`` is active (which a
-pipeline needs).  The search checks this before its first trial
-(:class:`CurriculumSearchCV`).
+pipeline needs).  The search checks this before its first trial.
 """
 
 import logging
@@ -197,8 +196,8 @@ def training_search(
 
     Returns
     -------
-    search : CurriculumSearchCV
-        The unfitted search (an :class:`optuna_integration.OptunaSearchCV`);
+    search : optuna_integration.OptunaSearchCV
+        The unfitted search (a subclass whose ``fit`` adds the checks below);
         call ``search.fit(X, y, difficulty=d)``.  Before the first trial,
         ``fit`` checks that ``difficulty`` reaches the network: a bare
         multi-view classifier takes it with or without metadata routing, a

@@ -1,0 +1,181 @@
+"""``skcells predict``: a saved model applied to .npy inputs, written as a CSV."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from skorch import NeuralNetClassifier
+
+from skcells.cli import main
+from skcells.multiview import MultiViewClassifier
+from skcells.persistence import save_model
+
+RNG = np.random.default_rng(0)
+Y = np.tile(["high", "low"], 15)
+X = RNG.normal(size=(30, 1, 8, 8))
+X[Y == "high", :, 2:6, 2:6] += 1.0
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A multi-view logistic regression, saved, and its inputs as .npy files."""
+    folder = tmp_path_factory.mktemp("predict")
+    clf = MultiViewClassifier(
+        LogisticRegression(max_iter=300),
+        n_views=7,
+        output_size=4,
+        aggregation="weighted",
+        random_state=0,
+    ).fit(X, Y)
+    path = save_model(clf, folder / "model.skcells")
+    np.save(folder / "a.npy", X[:20])
+    np.save(folder / "b.npy", X[20:])
+    return clf, path, folder
+
+
+def test_predict_writes_one_row_per_sample(model_file, tmp_path, capsys):
+    clf, path, folder = model_file
+    out = tmp_path / "predictions.csv"
+    argv = ["predict", str(path), str(folder / "a.npy"), str(folder / "b.npy")]
+    status = main(
+        [*argv, "--out", str(out), "--min-agreement", "0.8", "--chunk-size", "7"]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out)
+    assert list(table.columns) == [
+        "source",
+        "index",
+        "prediction",
+        "proba_high",
+        "proba_low",
+        "agreement",
+        "entropy",
+        "abstain",
+    ]
+    assert (
+        list(table["source"])
+        == [str(folder / "a.npy")] * 20 + [str(folder / "b.npy")] * 10
+    )
+    assert list(table["index"]) == list(range(20)) + list(range(10))
+    # The same numbers as the library's, chunking notwithstanding.
+    assert list(table["prediction"]) == list(clf.predict(X))
+    np.testing.assert_allclose(
+        table[["proba_high", "proba_low"]].to_numpy(), clf.predict_proba(X), atol=1e-12
+    )
+    result = clf.predict_uncertainty(X)
+    np.testing.assert_allclose(table["agreement"], result.agreement)
+    np.testing.assert_allclose(table["entropy"], result.entropy)
+    assert list(table["abstain"]) == list(result.agreement < 0.8)
+    assert (
+        f"wrote 30 prediction(s) to {out} ({int(table['abstain'].sum())} abstained)"
+        in printed
+    )
+
+
+def test_a_model_without_a_seed_gets_one(tmp_path):
+    clf = MultiViewClassifier(LogisticRegression(), n_views=3, output_size=4).fit(X, Y)
+    path = save_model(clf, tmp_path / "m.skcells")
+    np.save(tmp_path / "x.npy", X)
+    outs = []
+    for i in range(2):
+        outs.append(tmp_path / f"p{i}.csv")
+        argv = ["predict", str(path), str(tmp_path / "x.npy"), "--out", str(outs[i])]
+        assert main(argv) == 0
+    # Repeatable, and every column from the same views.
+    assert outs[0].read_text() == outs[1].read_text()
+    table = pd.read_csv(outs[0])
+    proba = table[["proba_high", "proba_low"]].to_numpy()
+    labels = np.array(["high", "low"])[proba.argmax(axis=1)]
+    assert list(table["prediction"]) == list(labels)
+
+
+class TinyModule(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(16, 2)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1))
+
+
+def test_untrusted_models_need_trust(tmp_path, capsys):
+    net = NeuralNetClassifier(
+        TinyModule,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+    )
+    clf = MultiViewClassifier(net, n_views=3, output_size=4, random_state=0).fit(
+        X.astype(np.float32), Y
+    )
+    with pytest.warns(UserWarning, match="will need trusted"):
+        path = save_model(clf, tmp_path / "m.skcells")
+    np.save(tmp_path / "x.npy", X.astype(np.float32))
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(path), str(tmp_path / "x.npy"), "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not trusted" in err[0] and "--trust NAME" in err[0]
+    assert not out.exists()
+    name = f"{TinyModule.__module__}.TinyModule"
+    assert main([*argv, "--trust", name]) == 0
+    table = pd.read_csv(out)
+    assert list(table["prediction"]) == list(clf.predict(X.astype(np.float32)))
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing-model", "model file"),
+        ("not-a-model", "is not a skcells model file"),
+        ("missing-input", "does not exist"),
+        ("not-npy", "is not a .npy array"),
+        ("object-npy", "cannot be read as a .npy array"),
+        ("wrong-shape", "x.npy: X must be 4-D like the training input"),
+        ("one-d", "expected (n_samples, ...)"),
+        ("min-agreement", "--min-agreement must be"),
+        ("coverage", "--coverage must be"),
+        ("out-folder", "is a folder"),
+        ("out-missing-folder", "does not exist"),
+    ],
+)
+def test_predict_errors_are_one_line(model_file, tmp_path, capsys, case, message):
+    _, path, folder = model_file
+    model, inputs, extra = str(path), [str(folder / "a.npy")], []
+    out = tmp_path / "p.csv"
+    if case == "missing-model":
+        model = str(tmp_path / "nope.skcells")
+    elif case == "not-a-model":
+        model = str(folder / "a.npy")
+    elif case == "missing-input":
+        inputs = [str(tmp_path / "nope.npy")]
+    elif case == "not-npy":
+        (tmp_path / "x.txt").write_text("1 2 3")
+        inputs = [str(tmp_path / "x.txt")]
+    elif case == "object-npy":
+        np.save(tmp_path / "x.npy", np.array([{"a": 1}] * 3), allow_pickle=True)
+        inputs = [str(tmp_path / "x.npy")]
+    elif case == "wrong-shape":
+        np.save(tmp_path / "x.npy", X[:, 0])
+        inputs = [str(tmp_path / "x.npy")]
+    elif case == "one-d":
+        np.save(tmp_path / "x.npy", np.zeros(5))
+        inputs = [str(tmp_path / "x.npy")]
+    elif case == "min-agreement":
+        extra = ["--min-agreement", "1.5"]
+    elif case == "coverage":
+        extra = ["--coverage", "0"]
+    elif case == "out-folder":
+        out = tmp_path
+    elif case == "out-missing-folder":
+        out = tmp_path / "no" / "p.csv"
+    status = main(["predict", model, *inputs, "--out", str(out), *extra])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skcells predict: error: "), err
+    assert message in err[0]
+    if out != tmp_path:
+        assert not out.exists()
