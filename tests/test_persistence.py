@@ -382,6 +382,23 @@ def test_untrusted_objects_in_the_payload_are_refused(curriculum_mv, tmp_path):
         from skcells.persistence._format import _refusal
 
         assert why in _refusal(name)
+    # A net whose module is a function of an allowed package but not a
+    # network factory (skorch would call it with the file's arguments).
+    path3 = save_model(curriculum_mv, tmp_path / "m3.skcells")
+    with zipfile.ZipFile(path3) as zf:
+        payload = zf.read("estimator.skops")
+    tree = skops.io.loads(payload, trusted=skops.io.get_untrusted_types(data=payload))
+    tree.estimator_.params["module"] = Path.write_text
+    tree.estimator_.params["module__data"] = "payload ran"
+    _rewrite(path3, {"estimator.skops": skops.io.dumps(tree)})
+    with pytest.raises(ValueError, match=r"pathlib\.write_text .outside"):
+        load_model(path3, trusted=TRUSTED)
+    from skcells.datasets import get_data_home
+
+    tree.estimator_.params["module"] = get_data_home
+    _rewrite(path3, {"estimator.skops": skops.io.dumps(tree)})
+    with pytest.raises(ValueError, match="gives a network the module .*get_data_home"):
+        load_model(path3, trusted=TRUSTED)
     # A tampered net class in the manifest.
     with zipfile.ZipFile(save_model(curriculum_mv, tmp_path / "m2.skcells")) as zf:
         manifest = json.loads(zf.read("skcells-model.json"))

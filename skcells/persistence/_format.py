@@ -264,8 +264,12 @@ class _Saver:
             out = _LoggerMethod(obj.__self__.name, obj.__func__.__name__)
         elif isinstance(obj, dict):
             items = {k: self.strip(v, f"{where}[{k!r}]") for k, v in obj.items()}
-            changed = any(items[k] is not obj[k] for k in obj)
-            out = type(obj)(items) if changed else obj
+            out = obj
+            if any(items[k] is not obj[k] for k in obj):
+                import copy
+
+                out = copy.copy(obj)  # keeps the type (and a default_factory)
+                out.update(items)
         elif isinstance(obj, list | tuple):
             items = [self.strip(v, f"{where}[{i}]") for i, v in enumerate(obj)]
             changed = any(a is not b for a, b in zip(items, obj))
@@ -760,6 +764,7 @@ class _Restorer:
             )
         cls = _resolve_net_class(record.cls, self.trusted)
         params = {k: self.restore(v) for k, v in record.params.items()}
+        _check_net_callables(params, self.trusted, self.path)
         if self.device is not None:
             params["device"] = self.device
         elif record.fitted:
@@ -800,6 +805,52 @@ class _Restorer:
             net.module__pretrained = pretrained
         self.built[record.key] = net
         return net
+
+
+def _net_bases():
+    """What the parameters that a skorch net calls when it builds must be."""
+    import skorch
+    import torch
+
+    module = (torch.nn.Module,)
+    return {
+        "module": module,
+        "criterion": module,
+        "optimizer": (torch.optim.Optimizer,),
+        "iterator_train": (torch.utils.data.DataLoader,),
+        "iterator_valid": (torch.utils.data.DataLoader,),
+        "dataset": (torch.utils.data.Dataset, skorch.dataset.Dataset),
+    }
+
+
+def _check_net_callables(params, trusted, path):
+    """Refuse a net whose module, optimizer, ... is not what skorch expects.
+
+    skorch calls these with the net's ``<name>__*`` arguments when it builds
+    the net or iterates over data; a file may name any function of the
+    allowed packages, so only classes of the expected kind (or instances of
+    them), skcells' network factories and trusted names are accepted.
+    """
+    for name, bases in _net_bases().items():
+        value = params.get(name)
+        if value is None:
+            continue
+        label = (
+            f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
+        )
+        if label in trusted:
+            continue
+        if isinstance(value, type) and issubclass(value, bases):
+            continue
+        if not isinstance(value, type) and isinstance(value, bases):
+            continue
+        if name == "module" and label.startswith("skcells.models."):
+            continue
+        raise ValueError(
+            f"the model file {str(path)!r} gives a network the {name} {label}, "
+            f"which is not a {' or '.join(b.__name__ for b in bases)} class; pass "
+            f"trusted=[{label!r}] if you trust it."
+        )
 
 
 def _usable_device(device):

@@ -127,7 +127,8 @@ def wrap_fitted_net(net, X, *, f_params=None, classes=None, **params):
             or (len(classes) < 2)
         ):
             raise ValueError(
-                f"classes must hold at least 2 distinct labels, got {classes.tolist()!r}."
+                "classes must hold at least 2 distinct labels, got "
+                f"{classes.tolist()!r}."
             )
         if own is not None and not np.array_equal(np.asarray(own), classes):
             raise ValueError(
