@@ -52,8 +52,10 @@ _PAYLOAD = "estimator.skops"
 
 #: Packages whose classes and functions a model file may name by default.
 TRUSTED_PACKAGES = ("skcells", "sklearn", "skorch", "torch", "torchvision")
-# Builtins that skorch uses as defaults (EarlyStopping's sink).
-_SAFE_BUILTINS = frozenset({"builtins.print"})
+# Further names that are safe to rebuild: a builtin that skorch uses as a
+# default (EarlyStopping's sink) and numpy's dtype (rebuilt from its code,
+# e.g. a fitted input contract's dtype).
+_SAFE_NAMES = frozenset({"builtins.print", "numpy.dtype"})
 # Attributes of a skorch net that ``initialize()`` makes (the history is
 # saved as JSON, modules and optimizers as weights).
 _SKORCH_INIT_ATTRS = frozenset(
@@ -145,7 +147,7 @@ def _torch_bases():
 
 def _refusal(name):
     """Why the default allow-list refuses ``name``, or None if it accepts it."""
-    if name in _SAFE_BUILTINS:
+    if name in _SAFE_NAMES:
         return None
     module, _, attr = name.rpartition(".")
     root = module.partition(".")[0]
