@@ -228,6 +228,14 @@ class PredictTimeObjective:
         path = _predict_time_path(estimator)
         step = _step(estimator, path)
         check_is_fitted(step, "estimator_")
+        views = step.get_params(deep=False).get("views")
+        if views is not None:
+            raise ValueError(
+                "the predict-time space tunes the random crops of views=None "
+                f"(n_views, crop_scale, aggregation); this classifier predicts "
+                f"from views={views!r}. Tune the parameters of its views object "
+                "instead (views__<name> with set_params)."
+            )
         if space is None:
             space = PredictTimeSpace()
         if not isinstance(space, PredictTimeSpace):
