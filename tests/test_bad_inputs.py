@@ -2296,7 +2296,7 @@ CLI_CASES = [
     (
         "predict",
         ["predict", "{file}", "{file}", "--out", "{tmp}.csv"],
-        "is not a .npy array",
+        "a_file.txt",
         "type",
         False,
     ),

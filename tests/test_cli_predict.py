@@ -132,7 +132,7 @@ def test_untrusted_models_need_trust(tmp_path, capsys):
         ("missing-model", "model file"),
         ("not-a-model", "is not a skcells model file"),
         ("missing-input", "does not exist"),
-        ("not-npy", "is not a .npy array"),
+        ("not-npy", "x.txt"),
         ("object-npy", "cannot be read as a .npy array"),
         ("wrong-shape", "x.npy: X must be 4-D like the training input"),
         ("one-d", "expected (n_samples, ...)"),
@@ -179,3 +179,69 @@ def test_predict_errors_are_one_line(model_file, tmp_path, capsys, case, message
     assert message in err[0]
     if out != tmp_path:
         assert not out.exists()
+
+
+# ------------------------------------------------------------- video inputs
+def _has_load_videos():
+    import skcells.datasets
+
+    return hasattr(skcells.datasets, "load_videos")
+
+
+needs_load_videos = pytest.mark.skipif(
+    not _has_load_videos(), reason="skcells.datasets.load_videos is not here yet"
+)
+
+
+def _write_stacks(folder, n_files=3, n_frames=4, size=16):
+    """Multi-page TIFF files of random RGB frames; their paths."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(n_files):
+        frames = [
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+            for _ in range(n_frames)
+        ]
+        path = folder / f"clip{i}.tif"
+        frames[0].save(path, save_all=True, append_images=frames[1:])
+        paths.append(path)
+    return paths
+
+
+@needs_load_videos
+@pytest.mark.parametrize("layout", ["images", "clips"])
+def test_predict_reads_videos_in_the_models_layout(tmp_path, layout, capsys):
+    from skcells.datasets import load_videos
+
+    rng = np.random.default_rng(0)
+    shape = (3, 16, 16) if layout == "images" else (2, 3, 16, 16)
+    X_train = rng.integers(0, 256, size=(20, *shape), dtype=np.uint8)
+    y_train = np.tile(["a", "b"], 10)
+    clf = MultiViewClassifier(
+        LogisticRegression(max_iter=200), n_views=3, output_size=6, random_state=0
+    ).fit(X_train, y_train)
+    model = save_model(clf, tmp_path / "m.skcells")
+    paths = _write_stacks(tmp_path)
+    out, home = tmp_path / "p.csv", tmp_path / "home"
+    argv = ["predict", str(model), *map(str, paths), "--out", str(out)]
+    extra = ["--n-frames", "2"] if layout == "images" else []
+    assert main([*argv, *extra, "--data-home", str(home), "--no-progress"]) == 0
+    table = pd.read_csv(out)
+    data = load_videos(paths, n_frames=2, size=16, data_home=home)
+    if layout == "images":
+        X = data.data.reshape(-1, 3, 16, 16)
+        assert list(table["source"]) == [str(p) for p in paths for _ in range(2)]
+        assert list(table["index"]) == [0, 3] * 3  # the frames that were read
+    else:
+        X = data.data
+        assert list(table["source"]) == [str(p) for p in paths]
+        assert list(table["index"]) == [0, 0, 0]
+    assert list(table["prediction"]) == list(clf.predict(X))
+    # A broken file is named in one line.
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00 truncated")
+    status = main([*argv, str(tmp_path / "broken.tif"), "--data-home", str(home)])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "broken.tif" in err[0]

@@ -2,17 +2,25 @@
 
 ``MODEL`` is a file written by :func:`skcells.persistence.save_model`; it
 is loaded without unpickling (``--trust`` allows further classes, e.g. your
-own network's).  ``INPUTS`` are ``.npy`` arrays whose first axis is the
-sample axis and whose other axes are those of the training input (images
-``(n, channels, height, width)``, clips ``(n, frames, channels, height,
-width)`` or features ``(n, n_features)``); they are memory-mapped and
-predicted in chunks, with a progress bar on a terminal.
+own network's).  ``INPUTS`` are
 
-One CSV row per sample: ``source`` (the input file), ``index`` (the row in
-it), ``prediction``; for a classifier one ``proba_<class>`` column per class
-(the aggregated scores), ``agreement`` (fraction of the views that voted for
-the prediction), ``entropy`` (of the views' votes) and ``abstain`` (agreement
-below ``--min-agreement``); for a regressor ``lower`` and ``upper`` (the
+- ``.npy`` arrays whose first axis is the sample axis and whose other axes
+  are those of the training input (images ``(n, channels, height, width)``,
+  clips ``(n, frames, channels, height, width)`` or features ``(n,
+  n_features)``), memory-mapped;
+- video files, image stacks and folders of frames, read by
+  :func:`skcells.datasets.load_videos` into the model's layout: for a model
+  of clips, ``--n-frames`` frames (default: the training clips') of
+  ``--size`` (default: the training frames'); for a model of images, every
+  one of ``--n-frames`` frames (default 1) is a sample.
+
+Inputs are predicted in chunks, with a progress bar on a terminal.  One CSV
+row per sample: ``source`` (the input file), ``index`` (the row of an array,
+the frame of a video predicted frame by frame, else 0), ``prediction``; for a
+classifier one ``proba_<class>`` column per class (the aggregated scores),
+``agreement`` (fraction of the views that voted for the prediction),
+``entropy`` (of the views' votes) and ``abstain`` (agreement below
+``--min-agreement``); for a regressor ``lower`` and ``upper`` (the
 ``--coverage`` interval of the views' predictions), ``std`` (their spread)
 and ``abstain`` (interval wider than ``--max-width``, when given).  The CSV
 is written under a temporary name and moved into place; nothing is written
@@ -43,7 +51,8 @@ def add_arguments(parser):
         "inputs",
         metavar="INPUTS",
         nargs="+",
-        help=".npy arrays of samples shaped like the training input",
+        help=".npy arrays of samples shaped like the training input, or video "
+        "files, image stacks and folders of frames",
     )
     parser.add_argument(
         "--out",
@@ -72,6 +81,27 @@ def add_arguments(parser):
         type=float,
         metavar="WIDTH",
         help="regressors: abstain when the interval is wider (default: never)",
+    )
+    videos = parser.add_argument_group("video and image inputs")
+    videos.add_argument(
+        "--n-frames",
+        type=int,
+        metavar="N",
+        help="frames read from each video (default: the training clips' length; "
+        "1 for a model of images, which predicts every frame)",
+    )
+    videos.add_argument(
+        "--size",
+        type=int,
+        nargs="+",
+        metavar="PIXELS",
+        help="frame size, one side or HEIGHT WIDTH (default: the training frames')",
+    )
+    videos.add_argument(
+        "--data-home",
+        metavar="DIR",
+        help="cache of the decoded videos (default: $SKCELLS_DATA or "
+        "~/scikit_learn_data/skcells)",
     )
     parser.add_argument(
         "--trust",
@@ -131,7 +161,20 @@ def run(args):
         raise CommandError(f"--out {str(out)!r} is a folder; give a file name.")
     if not out.parent.is_dir():
         raise CommandError(f"the folder of --out {str(out)!r} does not exist.")
-    sources = [_open_input(path) for path in args.inputs]  # fail before loading
+    arrays, others = [], []
+    for path in args.inputs:  # fail before loading anything
+        if not Path(path).exists():
+            raise CommandError(f"input {path!r} does not exist.")
+        if Path(path).suffix.lower() in _ARRAY_SUFFIXES:
+            arrays.append(_open_input(path))
+        else:
+            others.append(path)
+    if args.n_frames is not None:
+        check_int(args.n_frames, "--n-frames", low=1)
+    if args.size is not None and len(args.size) not in (1, 2):
+        raise CommandError(
+            f"--size takes one side or HEIGHT WIDTH, got {len(args.size)} values."
+        )
 
     model = _load(args)
     kind = _kind(model)
@@ -139,20 +182,23 @@ def run(args):
         model.set_params(random_state=0 if args.seed is None else args.seed)
     elif args.seed is not None:
         model.set_params(random_state=args.seed)
+    sources = list(arrays)
+    if others:
+        sources.append(_read_videos(others, model, args))
 
-    n_total = sum(len(X) for _, X in sources)
+    n_total = sum(len(X) for X, _, _ in sources)
     progress = _progress(n_total, disable=args.no_progress)
     frames = []
     try:
-        for name, X in sources:
+        for X, names, index in sources:
             for lo in range(0, len(X), chunk_size):
                 chunk = X[lo : lo + chunk_size]
                 try:
                     table = _predict(model, kind, chunk, coverage=coverage)
                 except (ValueError, TypeError) as exc:
-                    raise CommandError(f"{name}: {_first_line(exc)}") from None
-                table.insert(0, "index", range(lo, lo + len(chunk)))
-                table.insert(0, "source", name)
+                    raise CommandError(f"{names[lo]}: {_first_line(exc)}") from None
+                table.insert(0, "index", index[lo : lo + len(chunk)])
+                table.insert(0, "source", names[lo : lo + len(chunk)])
                 frames.append(table)
                 progress.update(len(chunk))
     finally:
@@ -176,17 +222,9 @@ def run(args):
 
 
 def _open_input(path):
-    """``(name, array)`` of one input file, memory-mapped."""
+    """``(X, names, index)`` of one .npy input, memory-mapped."""
     import numpy as np
 
-    path = Path(path)
-    if not path.exists():
-        raise CommandError(f"input {str(path)!r} does not exist.")
-    if path.is_dir() or path.suffix.lower() not in _ARRAY_SUFFIXES:
-        raise CommandError(
-            f"input {str(path)!r} is not a .npy array; skcells predict reads .npy "
-            "arrays of samples (save them with numpy.save)."
-        )
     try:
         X = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -198,7 +236,55 @@ def _open_input(path):
             f"input {str(path)!r} has shape {X.shape}; expected (n_samples, ...) "
             "with the samples on the first axis."
         )
-    return str(path), X
+    return X, np.full(len(X), str(path), dtype=object), np.arange(len(X))
+
+
+def _read_videos(paths, model, args):
+    """``(X, names, index)`` of the video inputs, in the model's layout."""
+    import numpy as np
+
+    try:
+        from ..datasets import load_videos
+    except ImportError:  # pragma: no cover (an older skcells)
+        raise CommandError(
+            f"{paths[0]!r} is not a .npy array, and this skcells reads no videos."
+        ) from None
+    shape = getattr(model, "input_shape_", None)
+    clips = shape is not None and len(shape) == 4  # (frames, channels, h, w)
+    images = shape is not None and len(shape) == 3  # (channels, h, w)
+    n_frames = args.n_frames
+    if n_frames is None:
+        n_frames = shape[0] if clips else 1
+    size = tuple(args.size) if args.size else None
+    if size is None and (clips or images):
+        size = tuple(shape[-2:])
+    if size is None:
+        raise CommandError(
+            "the model does not record its input size; give --size (and "
+            "--n-frames) for video inputs."
+        )
+    if not (clips or images):
+        raise CommandError(
+            "the model was not fitted on images or clips; video inputs need one "
+            "that was."
+        )
+    try:
+        data = load_videos(
+            paths,
+            n_frames=n_frames,
+            size=size if len(size) == 2 else size[0],
+            data_home=args.data_home,
+            verbose=False if args.no_progress else None,
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        raise CommandError(" ".join(str(exc).split())) from None
+    X, names = data.data, np.asarray(data.filenames, dtype=object)
+    if clips:
+        return X, names, np.zeros(len(X), dtype=int)
+    # A model of images: every frame is a sample (a view of the memmap).
+    n, t = X.shape[:2]
+    frames = X.reshape(n * t, *X.shape[2:])
+    return frames, np.repeat(names, t), np.asarray(data.frame_indices).reshape(-1)
 
 
 def _load(args):
