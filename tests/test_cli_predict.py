@@ -241,7 +241,8 @@ def test_predict_reads_videos_in_the_models_layout(tmp_path, layout, capsys):
     assert list(table["prediction"]) == list(clf.predict(X))
     # A broken file is named in one line.
     (tmp_path / "broken.tif").write_bytes(b"II*\x00 truncated")
-    status = main([*argv, str(tmp_path / "broken.tif"), "--data-home", str(home)])
+    broken = ["predict", str(model), *map(str, paths), str(tmp_path / "broken.tif")]
+    status = main([*broken, "--out", str(out), "--data-home", str(home), *extra])
     assert status == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "broken.tif" in err[0]
