@@ -246,3 +246,42 @@ def test_predict_reads_videos_in_the_models_layout(tmp_path, layout, capsys):
     assert status == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "broken.tif" in err[0]
+
+
+def _regressor_class():
+    import skcells.multiview
+
+    return getattr(skcells.multiview, "MultiViewRegressor", None)
+
+
+@pytest.mark.skipif(_regressor_class() is None, reason="no MultiViewRegressor yet")
+def test_predict_with_a_regressor_writes_intervals(tmp_path):
+    from sklearn.linear_model import Ridge
+
+    counts = np.linspace(0, 30, len(X))
+    reg = _regressor_class()(Ridge(), n_views=9, output_size=4, random_state=0)
+    reg.fit(X, counts)
+    model = save_model(reg, tmp_path / "r.skcells")
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(model), str(tmp_path / "x.npy"), "--out", str(out)]
+    assert main([*argv, "--coverage", "0.5", "--max-width", "1.0"]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == [
+        "source",
+        "index",
+        "prediction",
+        "lower",
+        "upper",
+        "std",
+        "abstain",
+    ]
+    result = reg.predict_uncertainty(X, coverage=0.5)
+    np.testing.assert_allclose(table["prediction"], reg.predict(X))
+    np.testing.assert_allclose(table["lower"], result.lower)
+    np.testing.assert_allclose(table["upper"], result.upper)
+    np.testing.assert_allclose(table["std"], result.std)
+    assert list(table["abstain"]) == list(result.upper - result.lower > 1.0)
+    # Without --max-width nobody abstains: there is no column.
+    assert main(argv) == 0
+    assert "abstain" not in pd.read_csv(out).columns

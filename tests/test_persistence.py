@@ -496,3 +496,48 @@ def test_wrap_fitted_net_bad_input(tmp_path):
     torch.save({"weight": torch.zeros(3, 3)}, f_params)
     with pytest.raises(ValueError, match="cannot be loaded into the net's module"):
         wrap_fitted_net(_tiny_net(), X, f_params=f_params, classes=["a", "b"])
+
+
+# --------------------------------------------------------------- regressors
+def _regressor_class():
+    import skcells.multiview
+
+    return getattr(skcells.multiview, "MultiViewRegressor", None)
+
+
+needs_regressor = pytest.mark.skipif(
+    _regressor_class() is None, reason="MultiViewRegressor is not here yet"
+)
+
+
+@needs_regressor
+def test_multiview_regressor_with_a_net_predicts_identically(tmp_path):
+    from skorch import NeuralNetRegressor
+
+    counts = np.linspace(0, 10, len(Y))
+    torch.manual_seed(0)
+    net = NeuralNetRegressor(
+        TinyModule,
+        module__n_out=1,
+        max_epochs=2,
+        batch_size=8,
+        train_split=None,
+        verbose=0,
+    )
+    reg = _regressor_class()(net, n_views=5, output_size=4, random_state=0)
+    reg.fit(X, counts)
+    loaded, _ = _roundtrip(reg, tmp_path)
+    assert type(loaded) is type(reg)
+    assert _same_bytes(loaded.predict(X), reg.predict(X))
+    assert _same_bytes(loaded.predict_views(X), reg.predict_views(X))
+    for a, b in zip(loaded.predict_interval(X), reg.predict_interval(X)):
+        assert _same_bytes(a, b)
+    # A trained regressor net is wrapped as a multi-view regressor.
+    f_params = tmp_path / "w.pt"
+    reg.estimator_.save_params(f_params=f_params)
+    fresh = NeuralNetRegressor(TinyModule, module__n_out=1)
+    wrapped = wrap_fitted_net(
+        fresh, X, f_params=f_params, n_views=5, output_size=4, random_state=0
+    )
+    assert type(wrapped) is type(reg)
+    assert _same_bytes(wrapped.predict(X), reg.predict(X))
