@@ -223,7 +223,8 @@ def test_predict_reads_videos_in_the_models_layout(tmp_path, layout, capsys):
         LogisticRegression(max_iter=200), n_views=3, output_size=6, random_state=0
     ).fit(X_train, y_train)
     model = save_model(clf, tmp_path / "m.skcells")
-    paths = _write_stacks(tmp_path)
+    (tmp_path / "clips").mkdir()
+    paths = _write_stacks(tmp_path / "clips")
     out, home = tmp_path / "p.csv", tmp_path / "home"
     argv = ["predict", str(model), *map(str, paths), "--out", str(out)]
     extra = ["--n-frames", "2"] if layout == "images" else []
@@ -239,6 +240,10 @@ def test_predict_reads_videos_in_the_models_layout(tmp_path, layout, capsys):
         assert list(table["source"]) == [str(p) for p in paths]
         assert list(table["index"]) == [0, 0, 0]
     assert list(table["prediction"]) == list(clf.predict(X))
+    # One folder is a folder of videos, read in the natural order of names.
+    argv = ["predict", str(model), str(paths[0].parent), "--out", str(out), *extra]
+    assert main([*argv, "--data-home", str(home), "--no-progress"]) == 0
+    assert list(pd.read_csv(out)["prediction"]) == list(clf.predict(X))
     # A broken file is named in one line.
     (tmp_path / "broken.tif").write_bytes(b"II*\x00 truncated")
     broken = ["predict", str(model), *map(str, paths), str(tmp_path / "broken.tif")]

@@ -8,8 +8,10 @@ own network's).  ``INPUTS`` are
   are those of the training input (images ``(n, channels, height, width)``,
   clips ``(n, frames, channels, height, width)`` or features ``(n,
   n_features)``), memory-mapped;
-- video files, image stacks and folders of frames, read by
-  :func:`skcells.datasets.load_videos` into the model's layout: for a model
+- video files, image stacks and folders, read by
+  :func:`skcells.datasets.load_videos` (a single folder is a folder of
+  videos; several paths are one video each, a file or a folder of frames)
+  into the model's layout: for a model
   of clips, ``--n-frames`` frames (default: the training clips') of
   ``--size`` (default: the training frames'); for a model of images, every
   one of ``--n-frames`` frames (default 1) is a sample.
@@ -269,8 +271,10 @@ def _read_videos(paths, model, args):
             "that was."
         )
     try:
+        # One folder is a folder of videos; several paths are one video each
+        # (a file, or a folder of frames), as load_videos reads them.
         data = load_videos(
-            paths,
+            paths[0] if len(paths) == 1 else paths,
             n_frames=n_frames,
             size=size if len(size) == 2 else size[0],
             data_home=args.data_home,
