@@ -32,6 +32,7 @@ from skorch import NeuralNetClassifier
 from skcells import cli
 from skcells.curriculum import (
     CurriculumNeuralNetClassifier,
+    CurriculumNeuralNetRegressor,
     competence,
     difficulty_score,
     plot_curriculum,
@@ -45,10 +46,12 @@ from skcells.datasets import (
     cell_positions,
     degrade,
     estimate_blur,
+    estimate_difficulty,
     fetch_bccd,
     fetch_synthetic_blood_videos,
     get_data_home,
     high_frequency_energy,
+    load_videos,
     plot_sample_frames,
     render_video,
     save_video_gif,
@@ -59,6 +62,7 @@ from skcells.datasets import (
 from skcells.models import (
     CNN9,
     X3D,
+    ScaleUint8,
     count_parameters,
     freeze_all_but,
     load_state_dict_with_new_head,
@@ -464,6 +468,58 @@ bad(
     lambda: _net().partial_fit(X_NET, Y, difficulty=np.ones(3)),
     ValueError,
     "difficulty",
+)
+
+# --- curriculum: CurriculumNeuralNetRegressor -----------------------------
+Y_REG = np.linspace(0, 1, 12, dtype=np.float32)[:, None]
+
+
+def _reg(**params):
+    params = {"max_epochs": 1, "batch_size": 4, "train_split": None, **params}
+    return CurriculumNeuralNetRegressor(torch.nn.Linear(4, 1), verbose=0, **params)
+
+
+bad(
+    "length",
+    "regressor-difficulty",
+    lambda: _reg().fit(X_NET, Y_REG, difficulty=np.ones(5)),
+    ValueError,
+    "difficulty",
+)
+bad(
+    "nan",
+    "regressor-difficulty",
+    lambda: _reg().fit(X_NET, Y_REG, difficulty=_with_nan(D_NET)),
+    ValueError,
+    "difficulty",
+)
+bad(
+    "type",
+    "regressor-difficulty",
+    lambda: _reg().partial_fit(X_NET, Y_REG, difficulty="hard"),
+    TypeError,
+    "difficulty",
+)
+bad(
+    "range",
+    "regressor-initial_competence",
+    lambda: _reg(initial_competence=2).fit(X_NET, Y_REG, difficulty=D_NET),
+    ValueError,
+    "initial_competence",
+)
+bad(
+    "option",
+    "regressor-difficulty_scaling",
+    lambda: _reg(difficulty_scaling="x").fit(X_NET, Y_REG, difficulty=D_NET),
+    ValueError,
+    "difficulty_scaling",
+)
+bad(
+    "unfitted",
+    "regressor-predict",
+    lambda: _reg().predict(X_NET),
+    NotFittedError,
+    "fit",
 )
 
 # --- multiview: aggregation functions -------------------------------------
@@ -1323,6 +1379,109 @@ for _kw, _kind, _exc, _name in (
         _name,
     )
 
+
+# --- datasets: your own videos --------------------------------------------
+@functools.cache
+def _video_folder():
+    """A folder with one 4-frame TIFF stack and its labels."""
+    from PIL import Image
+
+    folder = _tmpdir()
+    pages = [Image.fromarray(np.full((8, 8), 40 * i, np.uint8)) for i in range(4)]
+    pages[0].save(folder / "a.tif", save_all=True, append_images=pages[1:])
+    (folder / "labels.csv").write_text("filename,y\na.tif,1\n")
+    return folder
+
+
+_CLIPS16 = _RNG.random((12, 2, 1, 16, 16))  # large enough for the blur lags
+
+
+def _load(**kw):
+    params = {"n_frames": 2, "size": 8, "data_home": _tmpdir(), **kw}
+    return load_videos(kw.pop("paths", _video_folder()), **params)
+
+
+for _kw, _kind, _exc, _name in (
+    ({"n_frames": 0}, "range", ValueError, "n_frames"),
+    ({"n_frames": 2.0}, "type", TypeError, "n_frames"),
+    ({"n_frames": 5}, "range", ValueError, "n_frames=5"),
+    ({"size": -1}, "range", ValueError, "size"),
+    ({"size": "big"}, "type", TypeError, "size"),
+    ({"size": (8,)}, "length", ValueError, "size"),
+    ({"frame_selection": "x"}, "option", ValueError, "frame_selection"),
+    ({"on_error": "x"}, "option", ValueError, "on_error"),
+    ({"max_file_size": 1}, "range", ValueError, "max_file_size"),
+    ({"labels": 1.5}, "type", TypeError, "labels"),
+    ({"labels": "/nonexistent/labels.csv"}, "empty", ValueError, "labels"),
+    ({"target": "y"}, "option", ValueError, "target"),
+    ({"return_X_y": "no"}, "type", TypeError, "return_X_y"),
+    ({"verbose": "loud"}, "type", TypeError, "verbose"),
+):
+    bad(_kind, f"load_videos-{_name}", lambda kw=_kw: _load(**kw), _exc, _name)
+bad(
+    "empty",
+    "load_videos-paths",
+    lambda: load_videos([], data_home=_tmpdir()),
+    ValueError,
+    "paths",
+)
+bad(
+    "type",
+    "load_videos-paths",
+    lambda: load_videos(12, data_home=_tmpdir()),
+    TypeError,
+    "paths",
+)
+bad(
+    "option",
+    "load_videos-labels-target",
+    lambda: _load(labels=_video_folder() / "labels.csv", target="count"),
+    ValueError,
+    "target",
+)
+bad(
+    "ndim",
+    "estimate_difficulty",
+    lambda: estimate_difficulty(np.zeros(5)),
+    ValueError,
+    "images",
+)
+bad(
+    "length",
+    "estimate_difficulty-counts",
+    lambda: estimate_difficulty(_CLIPS16, counts=[1, 2]),
+    ValueError,
+    "counts",
+)
+bad(
+    "nan",
+    "estimate_difficulty-counts",
+    lambda: estimate_difficulty(_CLIPS16, counts=_with_nan(np.ones(12))),
+    ValueError,
+    "counts",
+)
+bad(
+    "range",
+    "estimate_difficulty-max_blur",
+    lambda: estimate_difficulty(_CLIPS16, max_blur=-1),
+    ValueError,
+    "max_blur",
+)
+bad(
+    "option",
+    "estimate_difficulty-distance_rule",
+    lambda: estimate_difficulty(_CLIPS16, counts=np.ones(12), distance_rule="x"),
+    ValueError,
+    "distance_rule",
+)
+bad(
+    "nan",
+    "estimate_difficulty-constant",
+    lambda: estimate_difficulty(np.zeros((2, 1, 1, 16, 16))),
+    ValueError,
+    "constant",
+)
+
 # --- noise ----------------------------------------------------------------
 bad(
     "range",
@@ -1583,6 +1742,23 @@ bad(
 bad("range", "vit_l16-n_classes", lambda: vit_l16(0), ValueError, "n_classes")
 bad("option", "vit_l16-arch", lambda: vit_l16(2, arch="nope_model"), ValueError, "arch")
 bad("type", "vit_l16-arch", lambda: vit_l16(2, arch=5), TypeError, "arch")
+
+bad(
+    "type",
+    "ScaleUint8-dtype",
+    lambda: ScaleUint8()(torch.zeros(2, dtype=torch.int64)),
+    TypeError,
+    "uint8",
+)
+bad(
+    "type",
+    "CNN9-forward-int64",
+    lambda: CNN9(n_classes=2, width=0.0625)(
+        torch.zeros(1, 3, 32, 32, dtype=torch.int64)
+    ),
+    TypeError,
+    "dtype",
+)
 
 # --- tuning ---------------------------------------------------------------
 for _kw, _kind, _exc, _name in (

@@ -210,6 +210,23 @@ def _curriculum_net():
     return net.fit(X, y, difficulty=np.linspace(0, 1, len(y)))
 
 
+def _curriculum_regressor():
+    import torch
+
+    from skcells.curriculum import CurriculumNeuralNetRegressor
+
+    X, y = _images()
+    net = CurriculumNeuralNetRegressor(
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(144, 1)),
+        max_epochs=2,
+        batch_size=8,
+        train_split=None,
+        verbose=0,
+    )
+    target = y.astype(np.float32).reshape(-1, 1)
+    return net.fit(X, target, difficulty=np.linspace(0, 1, len(y)))
+
+
 def _synthetic_videos():
     from skcells.datasets import SyntheticBloodVideos
 
@@ -305,6 +322,8 @@ ATTRIBUTE_CASES = {
         ),
     ],
     "skcells.curriculum.CurriculumNeuralNetClassifier": [(_curriculum_net, {})],
+    "skcells.curriculum.CurriculumNeuralNetRegressor": [(_curriculum_regressor, {})],
+    "skcells.curriculum.CurriculumMixin": [(_curriculum_regressor, {})],
     "skcells.datasets.SyntheticBloodVideos": [(_synthetic_videos, {})],
     "skcells.datasets.GenerationParams": [(_generation_params, {})],
     "skcells.models.CNN9": [(_cnn9, {})],
@@ -317,9 +336,14 @@ ATTRIBUTE_CASES = {
 
 # Public fitted attributes that the estimator inherits and its base class
 # documents (skorch's fitted state of a net).
+_SKORCH_FITTED = (
+    "skorch documents its own fitted attributes (module_, optimizer_, "
+    "criterion_, callbacks_, ...)"
+)
 UNDOCUMENTED_FITTED_OK = {
-    "skcells.curriculum.CurriculumNeuralNetClassifier": "skorch documents its own "
-    "fitted attributes (module_, optimizer_, criterion_, callbacks_, ...)",
+    "skcells.curriculum.CurriculumNeuralNetClassifier": _SKORCH_FITTED,
+    "skcells.curriculum.CurriculumNeuralNetRegressor": _SKORCH_FITTED,
+    "skcells.curriculum.CurriculumMixin": _SKORCH_FITTED,
 }
 
 

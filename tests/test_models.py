@@ -9,6 +9,7 @@ from skcells.models import (
     MODEL_NAMES,
     PAPER_INPUT_SHAPES,
     X3D,
+    ScaleUint8,
     count_parameters,
     make_model,
     read_checkpoint,
@@ -348,3 +349,132 @@ def test_models_run_on_cuda():
     x3d = X3D(n_classes=2).cuda().eval()
     with torch.no_grad():
         assert x3d(torch.zeros(2, 9, 3, 64, 64, device="cuda")).shape == (2, 2)
+
+
+# -------------------------------------------------------------- uint8 input
+
+
+def _wrapper_scaled(x):
+    """uint8 pixels scaled as the multi-view wrappers do."""
+    from skcells.multiview import RandomResizedCropViews
+
+    # one whole view: the wrapper's uint8 -> float32 conversion alone
+    views = RandomResizedCropViews(n_views=1, crop_scale=(1.0, 1.0))
+    out = views.fit_transform(x)[:, 0]
+    assert out.dtype == np.float32 and out.shape == x.shape
+    return out
+
+
+def test_scale_uint8_matches_the_wrapper_and_passes_floats_through():
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 1, 16, 16)
+    layer = ScaleUint8()
+    out = layer(torch.from_numpy(pixels))
+    assert out.dtype == torch.float32
+    np.testing.assert_array_equal(out.numpy(), _wrapper_scaled(pixels))
+    assert out.min() == 0 and out.max() == 1
+    for dtype in (torch.float16, torch.float32, torch.float64):
+        x = torch.linspace(-3, 300, 7, dtype=dtype)
+        assert layer(x) is x  # floats unchanged, whatever their range
+    assert not any(True for _ in layer.parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int16, torch.bool])
+def test_scale_uint8_refuses_other_integer_dtypes(dtype):
+    with pytest.raises(TypeError, match=r"uint8 pixels .* got dtype"):
+        ScaleUint8()(torch.zeros(2, dtype=dtype))
+
+
+def _uint8_images(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def _check_uint8_equals_wrapper(net, x_uint8):
+    scaled = torch.from_numpy(_wrapper_scaled(x_uint8))
+    with torch.no_grad():
+        from_uint8 = net(torch.from_numpy(x_uint8))
+        from_float = net(scaled)
+    assert torch.equal(from_uint8, from_float)
+    return scaled, from_float
+
+
+def test_cnn9_takes_uint8_frames():
+    net = CNN9(n_classes=2, width=0.0625).eval()
+    x = _uint8_images((3, 3, 32, 32))
+    scaled, out = _check_uint8_equals_wrapper(net, x)
+    # float input: exactly the network of before (features, then the head)
+    with torch.no_grad():
+        assert torch.equal(out, net.classifier(net.features(scaled)))
+
+
+def test_x3d_takes_uint8_clips(x3d_two_classes):
+    net = x3d_two_classes.eval()
+    scaled, out = _check_uint8_equals_wrapper(net, _uint8_images((2, 4, 3, 32, 32)))
+    with torch.no_grad():
+        x = scaled.permute(0, 2, 1, 3, 4)
+        for block in net.blocks:
+            x = block(x)
+    assert torch.equal(out, x)
+
+
+def test_third_party_networks_take_uint8_images():
+    net = resnet18(n_classes=2).eval()
+    scaled, out = _check_uint8_equals_wrapper(net, _uint8_images((2, 3, 32, 32)))
+    with torch.no_grad():
+        assert torch.equal(out, net._forward_impl(scaled))  # torchvision's forward
+    vit = vit_l16(n_classes=2, **TINY_VIT).eval()
+    _check_uint8_equals_wrapper(vit, _uint8_images((2, 3, 32, 32)))
+    # the hook adds no weights: checkpoints keep their keys
+    assert set(net.state_dict()) == set(
+        __import__("torchvision").models.resnet18(num_classes=2).state_dict()
+    )
+    restored = pickle.loads(pickle.dumps(net))
+    with torch.no_grad():
+        x = torch.from_numpy(_uint8_images((1, 3, 32, 32)))
+        assert torch.equal(restored(x), net(x))
+
+
+# torch warns (once per process) that a read-only array becomes a tensor; the
+# net never writes to its input
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable")
+def test_bare_curriculum_net_trains_on_uint8_memmap(tmp_path):
+    from skcells.curriculum import CurriculumNeuralNetClassifier
+
+    x = _uint8_images((8, 3, 32, 32))
+    path = tmp_path / "frames.npy"
+    np.save(path, x)
+    frames = np.load(path, mmap_mode="r")  # read-only, as the fetchers return
+    y = np.tile([0, 1], 4)
+    params = dict(
+        module=CNN9,
+        module__n_classes=2,
+        module__width=0.0625,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=2,
+        batch_size=4,
+        train_split=None,
+        verbose=0,
+    )
+    torch.manual_seed(0)
+    net = CurriculumNeuralNetClassifier(**params)
+    net.fit(frames, y, difficulty=np.arange(8.0))
+    proba = net.predict_proba(frames)
+    assert proba.shape == (8, 2) and np.allclose(proba.sum(axis=1), 1)
+    # the same training on the wrapper-scaled floats gives the same net
+    torch.manual_seed(0)
+    ref = CurriculumNeuralNetClassifier(**params)
+    ref.fit(_wrapper_scaled(x), y, difficulty=np.arange(8.0))
+    assert net.history[:, "train_loss"] == ref.history[:, "train_loss"]
+    np.testing.assert_array_equal(proba, ref.predict_proba(_wrapper_scaled(x)))
+
+
+@pytest.mark.cuda
+def test_uint8_scaling_on_cuda_matches_the_wrapper():
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 1, 16, 16)
+    out = ScaleUint8()(torch.from_numpy(pixels).cuda())
+    np.testing.assert_array_equal(out.cpu().numpy(), _wrapper_scaled(pixels))
+    net = CNN9(n_classes=2, width=0.0625).eval().cuda()
+    x = _uint8_images((2, 3, 32, 32))
+    with torch.no_grad():
+        from_uint8 = net(torch.from_numpy(x).cuda())
+        from_float = net(torch.from_numpy(_wrapper_scaled(x)).cuda())
+    assert torch.equal(from_uint8, from_float)

@@ -2,6 +2,7 @@ import dataclasses
 import inspect
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,6 +93,62 @@ def test_difficulty_is_eq2_with_fixed_scale():
     np.testing.assert_allclose(
         SyntheticBloodVideos(7, **SMALL).metadata.difficulty, meta.difficulty[:7]
     )
+
+
+@pytest.mark.parametrize("cell", ["wbc", "rbc"])
+def test_count_targets_are_the_counts_with_a_literal_difficulty(cell):
+    std = {"wbc": 95.5, "rbc": 97.9}[cell]
+    mean = {"wbc": 202, "rbc": 5000}[cell]
+    ds = SyntheticBloodVideos(300, target=f"{cell}_count", **SMALL)
+    meta = ds.metadata
+    assert ds.targets.dtype == np.float64
+    np.testing.assert_array_equal(ds.targets, meta[f"{cell}_count"])
+    np.testing.assert_allclose(meta.distance, np.abs(meta[f"{cell}_count"] - mean))
+    # "auto": far from the mean is hard for a count target
+    expected = difficulty_score(
+        meta.blur, meta.distance, distance_scale=3 * std, distance_rule="literal"
+    )
+    np.testing.assert_allclose(meta.difficulty, expected)
+    # an explicit rule is honoured, and "auto" leaves the high/low labels as
+    # they were ("boundary")
+    boundary = SyntheticBloodVideos(
+        300, target=f"{cell}_count", distance_rule="boundary", **SMALL
+    ).metadata
+    classes = SyntheticBloodVideos(300, target=cell, **SMALL).metadata
+    np.testing.assert_allclose(boundary.difficulty, classes.difficulty)
+    np.testing.assert_array_equal(classes.target, meta[f"{cell}_count"] > mean)
+    # blur only
+    blur_only = SyntheticBloodVideos(
+        300, target=f"{cell}_count", alpha=1.0, **SMALL
+    ).metadata
+    np.testing.assert_allclose(blur_only.difficulty, blur_only.blur / 10)
+
+
+def test_count_target_items_and_transform():
+    ds = SyntheticBloodVideos(
+        4,
+        target="wbc_count",
+        target_transform=lambda count: np.float32([count]),
+        **SMALL,
+    )
+    video, target = ds[2]
+    assert target.dtype == np.float32 and target.shape == (1,)
+    assert target[0] == ds.metadata.wbc_count[2]
+    assert isinstance(SyntheticBloodVideos(4, target="rbc_count", **SMALL)[0][1], float)
+    assert isinstance(SyntheticBloodVideos(4, **SMALL)[0][1], int)
+    # the pixels do not depend on the target
+    np.testing.assert_array_equal(video, SyntheticBloodVideos(4, **SMALL)[2][0])
+
+
+def test_generation_params_list_the_targets():
+    with pytest.raises(ValueError, match="wbc_count"):
+        GenerationParams(target="count")
+    assert GenerationParams(target="rbc_count").distance_rule == "auto"
+    # the command line derives its options from the same declaration
+    args = build_parser().parse_args(
+        ["generate", "--target", "wbc_count", "--distance-rule", "literal"]
+    )
+    assert (args.target, args.distance_rule) == ("wbc_count", "literal")
 
 
 # --- the Dataset ----------------------------------------------------------
@@ -222,6 +279,22 @@ def test_fetch_bunch_matches_on_demand_rendering(fetched):
     np.testing.assert_allclose(fetched.distance, meta.distance)
     for i in (0, 17, 95):
         np.testing.assert_array_equal(fetched.data[i], ds[i][0])
+
+
+def test_fetch_count_target_shares_the_cache(fetched):
+    counts = fetch_synthetic_blood_videos(
+        n_videos=96,
+        data_home=Path(fetched.cache_path).parents[1],
+        target="wbc_count",
+        **SMALL,
+    )
+    assert counts.cache_path == fetched.cache_path  # labels only: one cache
+    assert counts.target.dtype == np.float64
+    np.testing.assert_array_equal(counts.target, fetched.wbc_count)
+    assert list(counts.target_names) == ["wbc_count"]
+    assert counts.params["target"] == "wbc_count"
+    np.testing.assert_array_equal(counts.data[:3], fetched.data[:3])
+    assert "Count targets" in counts.DESCR
 
 
 def test_blurred_videos_are_blurrier_and_noisy_ones_noisier(fetched):

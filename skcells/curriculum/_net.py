@@ -1,9 +1,11 @@
-"""Competence-based curriculum learning for skorch classifiers (paper Eq. 2).
+"""Competence-based curriculum learning for skorch nets (paper Eq. 2).
 
-:class:`CurriculumNeuralNetClassifier` is a :class:`skorch.NeuralNetClassifier`
-whose ``fit`` and ``partial_fit`` accept a per-sample ``difficulty``.  They take
-it out of the fit parameters and call skorch's own ``fit``/``partial_fit``;
-three skorch hooks do the rest: ``get_split_datasets`` aligns the difficulty
+:class:`CurriculumMixin` gives a skorch net ``fit`` and ``partial_fit``
+methods that accept a per-sample ``difficulty``; the classifier and the
+regressor are the mixin on :class:`skorch.NeuralNetClassifier` and
+:class:`skorch.NeuralNetRegressor`.  ``fit`` takes the difficulty out of the
+fit parameters and calls skorch's own ``fit``/``partial_fit``; three skorch
+hooks do the rest: ``get_split_datasets`` aligns the difficulty
 with the training part of the internal split and scales it to ``[0, 1]``,
 ``on_epoch_begin`` selects the samples whose scaled difficulty is at most the
 competence ``c(t)``, and ``get_iterator`` iterates over them.  Everything else
@@ -15,7 +17,7 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import numpy as np
-from skorch import NeuralNetClassifier
+from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import is_dataset
 from torch.utils.data import Subset
 
@@ -46,18 +48,22 @@ class _EpochIterator:
         return len(self.make())
 
 
-class CurriculumNeuralNetClassifier(NeuralNetClassifier):
-    """Neural net classifier trained with competence-based curriculum learning.
+class CurriculumMixin:
+    """Competence-based curriculum learning for any skorch net.
 
-    A :class:`skorch.NeuralNetClassifier` whose ``fit`` and ``partial_fit``
-    accept a per-sample ``difficulty`` (paper Appendix B, Eq. 2; Platanios et
-    al., 2019).  The difficulty of the training part of the internal split is
-    scaled to ``[0, 1]`` (``difficulty_scaling``) and, at epoch ``t``, only the
-    training samples whose scaled difficulty is ``<= c(t)`` are used, where
+    Put it first among the bases of a skorch net (``class
+    MyNet(CurriculumMixin, skorch.NeuralNet)``): ``fit`` and ``partial_fit``
+    then accept a per-sample ``difficulty`` (paper Appendix B, Eq. 2;
+    Platanios et al., 2019).  :class:`CurriculumNeuralNetClassifier` and
+    :class:`CurriculumNeuralNetRegressor` are this mixin on skorch's
+    classifier and regressor.  The difficulty of the training part of the
+    internal split is scaled to ``[0, 1]`` (``difficulty_scaling``) and, at
+    epoch ``t``, only the training samples whose scaled difficulty is
+    ``<= c(t)`` are used, where
     ``c(t) = min(1, (t (1 - c0**p) / T + c0**p) ** (1 / p))`` (see
     :func:`~skcells.curriculum.competence`).  Validation always uses the whole
-    validation split.  Without ``difficulty`` the net is exactly a
-    :class:`skorch.NeuralNetClassifier`.
+    validation split.  Without ``difficulty`` the net is exactly the skorch
+    net it extends.
 
     **The epoch counter.**  ``t`` is the number of epochs in ``net.history``
     that were trained with a curriculum (that recorded a ``competence``).  It
@@ -102,9 +108,9 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
     Parameters
     ----------
     module : torch module (class or instance)
-        The module to train; see :class:`skorch.NeuralNetClassifier`.
+        The module to train; see :class:`skorch.NeuralNet`.
     *args
-        Further positional arguments of :class:`skorch.NeuralNetClassifier`.
+        Further positional arguments of the skorch net.
     curriculum_epochs : float, default=None
         ``T``, the number of curriculum epochs after which the competence is
         1 (``> 0``).  None uses half of ``max_epochs`` (at least 1), so that
@@ -123,9 +129,9 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         falls back to one batch of the easiest samples only when no sample
         qualifies.
     **kwargs
-        Further keyword arguments of :class:`skorch.NeuralNetClassifier`
-        (``criterion``, ``optimizer``, ``lr``, ``max_epochs``,
-        ``batch_size``, ``train_split``, ``callbacks``, ``iterator_train__*``,
+        Further keyword arguments of the skorch net (``criterion``,
+        ``optimizer``, ``lr``, ``max_epochs``, ``batch_size``,
+        ``train_split``, ``callbacks``, ``iterator_train__*``,
         ``module__*``, ...).
 
     Attributes
@@ -136,9 +142,9 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
 
     See Also
     --------
+    CurriculumNeuralNetClassifier : The mixin on skorch's classifier.
+    CurriculumNeuralNetRegressor : The mixin on skorch's regressor.
     skcells.curriculum.competence : The competence schedule ``c(t)``.
-    skcells.curriculum.difficulty_score : The difficulty ``d`` of Eq. 2.
-    skcells.curriculum.plot_curriculum : The paper's Figure 2.
 
     Notes
     -----
@@ -152,21 +158,21 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
     --------
     >>> import numpy as np
     >>> import torch
-    >>> from skcells.curriculum import CurriculumNeuralNetClassifier
+    >>> from skorch import NeuralNetBinaryClassifier
+    >>> from skcells.curriculum import CurriculumMixin
+    >>> class CurriculumBinaryNet(CurriculumMixin, NeuralNetBinaryClassifier):
+    ...     pass
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(100, 4)).astype(np.float32)
-    >>> y = (X[:, 0] > 0).astype(np.int64)
-    >>> difficulty = 1.0 / (1.0 + np.abs(X[:, 0]))  # near the boundary: hard
-    >>> net = CurriculumNeuralNetClassifier(
-    ...     torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Softmax(dim=-1)),
-    ...     curriculum_epochs=4, initial_competence=0.25, competence_power=1,
-    ...     max_epochs=5, batch_size=16, train_split=None, verbose=0,
+    >>> X = rng.normal(size=(64, 4)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.float32)
+    >>> net = CurriculumBinaryNet(
+    ...     torch.nn.Sequential(torch.nn.Linear(4, 1), torch.nn.Flatten(0)),
+    ...     curriculum_epochs=2, initial_competence=0.5, competence_power=1,
+    ...     max_epochs=3, batch_size=16, train_split=None, verbose=0,
     ... )
-    >>> _ = net.fit(X, y, difficulty=difficulty)
+    >>> _ = net.fit(X, y, difficulty=np.abs(X[:, 1]))
     >>> net.history[:, "n_curriculum_samples"]
-    [25, 43, 62, 81, 100]
-    >>> [round(c, 4) for c in net.history[:, "competence"]]
-    [0.25, 0.4375, 0.625, 0.8125, 1.0]
+    [32, 48, 64]
     """
 
     __metadata_request__fit = {"difficulty": True}
@@ -193,8 +199,8 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
     def fit(self, X, y, difficulty=None, **fit_params):
         """Initialise and fit the module, with a curriculum if ``difficulty``.
 
-        :meth:`skorch.NeuralNetClassifier.fit` with the curriculum: the
-        module is re-initialised (and the curriculum restarts at ``t = 0``)
+        skorch's ``fit`` with the curriculum: the module is
+        re-initialised (and the curriculum restarts at ``t = 0``)
         unless ``warm_start=True`` and the net is already initialised.
 
         Parameters
@@ -202,10 +208,12 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         X : input data, compatible with skorch.dataset.Dataset
             Training data (arrays, tensors, dicts, or a torch ``Dataset``).
         y : array-like of shape (n_samples,) or None
-            Target labels (None when ``X`` is a dataset that yields them).
+            Targets: class labels for a classifier, values of shape
+            ``(n_samples, n_targets)`` for a regressor (None when ``X`` is a
+            dataset that yields them).
         difficulty : array-like of shape (n_samples,), default=None
             Finite raw difficulty of each sample of ``X`` (higher is harder).
-            None trains exactly like :class:`skorch.NeuralNetClassifier`.
+            None trains exactly like the skorch net without the mixin.
             It is consumed by the curriculum and never forwarded to
             ``train_split`` or ``module.forward``.
         **fit_params : dict
@@ -213,7 +221,7 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
 
         Returns
         -------
-        self : CurriculumNeuralNetClassifier
+        self : object
             The fitted net.
         """
         with self._curriculum(X, difficulty):
@@ -222,8 +230,8 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
     def partial_fit(self, X, y=None, classes=None, difficulty=None, **fit_params):
         """Train ``max_epochs`` more epochs, continuing the schedule.
 
-        :meth:`skorch.NeuralNetClassifier.partial_fit` with the curriculum:
-        the module is not re-initialised, and the curriculum epoch ``t``
+        skorch's ``partial_fit`` with the curriculum: the module is not
+        re-initialised, and the curriculum epoch ``t``
         goes on from the epochs already trained with a curriculum.
 
         Parameters
@@ -241,7 +249,7 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
 
         Returns
         -------
-        self : CurriculumNeuralNetClassifier
+        self : object
             The fitted net.
         """
         with self._curriculum(X, difficulty):
@@ -292,8 +300,8 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
         ----------
         X : input data, compatible with skorch.dataset.Dataset
             Training data.
-        y : array-like of shape (n_samples,), default=None
-            Target labels.
+        y : array-like, default=None
+            Targets.
         **fit_params : dict
             Passed on to ``train_split``.
 
@@ -350,7 +358,7 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
 
         Parameters
         ----------
-        net : CurriculumNeuralNetClassifier
+        net : CurriculumMixin
             This net.
         dataset_train : torch.utils.data.Dataset, default=None
             The training dataset.
@@ -392,6 +400,182 @@ class CurriculumNeuralNetClassifier(NeuralNetClassifier):
             selected.size,
             n_train,
         )
+
+
+class CurriculumNeuralNetClassifier(CurriculumMixin, NeuralNetClassifier):
+    """Neural net classifier trained with competence-based curriculum learning.
+
+    A :class:`skorch.NeuralNetClassifier` whose ``fit`` and ``partial_fit``
+    accept a per-sample ``difficulty`` (paper Appendix B, Eq. 2; Platanios et
+    al., 2019), through :class:`CurriculumMixin`.  The difficulty of the
+    training part of the internal split is scaled to ``[0, 1]``
+    (``difficulty_scaling``) and, at epoch ``t``, only the training samples
+    whose scaled difficulty is ``<= c(t)`` are used, where
+    ``c(t) = min(1, (t (1 - c0**p) / T + c0**p) ** (1 / p))`` (see
+    :func:`~skcells.curriculum.competence`).  Validation always uses the whole
+    validation split.  Without ``difficulty`` the net is exactly a
+    :class:`skorch.NeuralNetClassifier`.
+
+    The epoch counter continues across ``partial_fit`` calls (and ``fit``
+    with ``warm_start=True``), the difficulty follows skorch's internal
+    split, too low a competence falls back to the easiest samples, and
+    ``fit`` requests ``difficulty`` in scikit-learn's metadata routing: see
+    :class:`CurriculumMixin` for the details, shared with
+    :class:`CurriculumNeuralNetRegressor`.
+
+    Parameters
+    ----------
+    module : torch module (class or instance)
+        The module to train; see :class:`skorch.NeuralNetClassifier`.
+    *args
+        Further positional arguments of :class:`skorch.NeuralNetClassifier`.
+    curriculum_epochs : float, default=None
+        ``T``, the number of curriculum epochs after which the competence is
+        1 (``> 0``).  None uses half of ``max_epochs`` (at least 1), so that
+        the second half of a ``fit`` trains on the whole training split.
+    initial_competence : float, default=0.01
+        ``c0``, the competence of the first epoch, in ``(0, 1]``.
+    competence_power : float, default=2
+        ``p >= 1``: 1 is the linear schedule, 2 the square-root schedule.
+    difficulty_scaling : {"cdf", "minmax", "none"}, default="cdf"
+        How raw difficulties are mapped to ``[0, 1]`` before comparison with
+        the competence (see :func:`~skcells.curriculum.scale_difficulty`).
+        With ``"cdf"`` and distinct difficulties, competence ``c`` admits
+        exactly ``floor(c * n_train)`` samples.
+    min_curriculum_samples : int, default=None
+        Fewest training samples of an epoch (``>= 1``).  None falls back to
+        one batch of the easiest samples only when no sample qualifies.
+    **kwargs
+        Further keyword arguments of :class:`skorch.NeuralNetClassifier`
+        (``criterion``, ``optimizer``, ``lr``, ``max_epochs``,
+        ``batch_size``, ``train_split``, ``callbacks``, ``iterator_train__*``,
+        ``module__*``, ...).
+
+    Attributes
+    ----------
+    history : skorch.history.History
+        skorch's history, with ``competence`` and ``n_curriculum_samples``
+        for every epoch trained with a difficulty.
+
+    See Also
+    --------
+    CurriculumMixin : The curriculum, for any skorch net.
+    CurriculumNeuralNetRegressor : The same curriculum for regression.
+    skcells.curriculum.competence : The competence schedule ``c(t)``.
+    skcells.curriculum.difficulty_score : The difficulty ``d`` of Eq. 2.
+    skcells.curriculum.plot_curriculum : The paper's Figure 2.
+
+    Notes
+    -----
+    The skcells networks (:mod:`skcells.models`) take uint8 images (0-255,
+    scaled to ``[0, 1]``) as well as float ones, so the net trains directly
+    on the arrays of :func:`skcells.datasets.fetch_synthetic_blood_videos`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skcells.curriculum import CurriculumNeuralNetClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 4)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> difficulty = 1.0 / (1.0 + np.abs(X[:, 0]))  # near the boundary: hard
+    >>> net = CurriculumNeuralNetClassifier(
+    ...     torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Softmax(dim=-1)),
+    ...     curriculum_epochs=4, initial_competence=0.25, competence_power=1,
+    ...     max_epochs=5, batch_size=16, train_split=None, verbose=0,
+    ... )
+    >>> _ = net.fit(X, y, difficulty=difficulty)
+    >>> net.history[:, "n_curriculum_samples"]
+    [25, 43, 62, 81, 100]
+    >>> [round(c, 4) for c in net.history[:, "competence"]]
+    [0.25, 0.4375, 0.625, 0.8125, 1.0]
+    """
+
+
+class CurriculumNeuralNetRegressor(CurriculumMixin, NeuralNetRegressor):
+    """Neural net regressor trained with competence-based curriculum learning.
+
+    The twin of :class:`CurriculumNeuralNetClassifier` on
+    :class:`skorch.NeuralNetRegressor` (criterion
+    :class:`torch.nn.MSELoss` by default): ``fit`` and ``partial_fit`` accept
+    a per-sample ``difficulty`` and, at epoch ``t``, train only on the
+    training samples whose scaled difficulty is ``<= c(t)`` (paper
+    Appendix B, Eq. 2).  Everything about the curriculum (the epoch counter
+    across ``partial_fit``, the alignment with skorch's split, the fallback
+    to the easiest samples, the history columns, metadata routing) is
+    :class:`CurriculumMixin`'s, shared with the classifier.  Without
+    ``difficulty`` the net is exactly a :class:`skorch.NeuralNetRegressor`.
+
+    As for skorch's regressor, ``y`` is a float array of shape
+    ``(n_samples, n_targets)`` whose dtype matches the module's output
+    (``y.reshape(-1, 1).astype(np.float32)`` for one target and a float32
+    module).  For cell counts, a difficulty that grows with the distance of
+    the count from its mean (the rare counts are the hard ones) is what
+    :func:`skcells.datasets.fetch_synthetic_blood_videos` attaches to
+    ``target="wbc_count"`` and what
+    :func:`skcells.datasets.estimate_difficulty` computes for your own data.
+
+    Parameters
+    ----------
+    module : torch module (class or instance)
+        The module to train; see :class:`skorch.NeuralNetRegressor`.
+    *args
+        Further positional arguments of :class:`skorch.NeuralNetRegressor`.
+    curriculum_epochs : float, default=None
+        ``T``, the number of curriculum epochs after which the competence is
+        1 (``> 0``).  None uses half of ``max_epochs`` (at least 1), so that
+        the second half of a ``fit`` trains on the whole training split.
+    initial_competence : float, default=0.01
+        ``c0``, the competence of the first epoch, in ``(0, 1]``.
+    competence_power : float, default=2
+        ``p >= 1``: 1 is the linear schedule, 2 the square-root schedule.
+    difficulty_scaling : {"cdf", "minmax", "none"}, default="cdf"
+        How raw difficulties are mapped to ``[0, 1]`` before comparison with
+        the competence (see :func:`~skcells.curriculum.scale_difficulty`).
+        With ``"cdf"`` and distinct difficulties, competence ``c`` admits
+        exactly ``floor(c * n_train)`` samples.
+    min_curriculum_samples : int, default=None
+        Fewest training samples of an epoch (``>= 1``).  None falls back to
+        one batch of the easiest samples only when no sample qualifies.
+    **kwargs
+        Further keyword arguments of :class:`skorch.NeuralNetRegressor`
+        (``criterion``, ``optimizer``, ``lr``, ``max_epochs``,
+        ``batch_size``, ``train_split``, ``callbacks``, ``iterator_train__*``,
+        ``module__*``, ...).
+
+    Attributes
+    ----------
+    history : skorch.history.History
+        skorch's history, with ``competence`` and ``n_curriculum_samples``
+        for every epoch trained with a difficulty.
+
+    See Also
+    --------
+    CurriculumMixin : The curriculum, for any skorch net.
+    CurriculumNeuralNetClassifier : The same curriculum for classification.
+    skcells.datasets.estimate_difficulty : A difficulty for your own videos.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skcells.curriculum import CurriculumNeuralNetRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 4)).astype(np.float32)
+    >>> y = (2 * X[:, :1] + 0.1 * rng.normal(size=(100, 1))).astype(np.float32)
+    >>> difficulty = np.abs(y[:, 0])  # far from the mean: rare, hard
+    >>> net = CurriculumNeuralNetRegressor(
+    ...     torch.nn.Linear(4, 1),
+    ...     curriculum_epochs=4, initial_competence=0.25, competence_power=1,
+    ...     max_epochs=5, batch_size=16, train_split=None, verbose=0,
+    ... )
+    >>> _ = net.fit(X, y, difficulty=difficulty)
+    >>> net.history[:, "n_curriculum_samples"]
+    [25, 43, 62, 81, 100]
+    >>> net.predict(X[:2]).shape
+    (2, 1)
+    """
 
 
 def _n_samples(X):

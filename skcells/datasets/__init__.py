@@ -1,15 +1,16 @@
-"""Datasets: synthetic blood-cell videos, real in-vitro smears, degradation."""
+"""Datasets: synthetic blood-cell videos, real smears, your own videos, degradation."""
 
 from ._base import clear_data_home, get_data_home
 from ._bccd import fetch_bccd
 from ._blur import estimate_blur
 from ._degrade import add_noise, box_blur, degrade
-from ._difficulty import difficulty_score
+from ._difficulty import difficulty_score, estimate_difficulty
 from ._params import GenerationParams
 from ._plot import plot_sample_frames, save_video_gif
 from ._render import cell_positions, render_video, splat_cells, sprite_profiles
 from ._summary import high_frequency_energy, summarize_conditions
 from ._synthetic import fetch_synthetic_blood_videos
+from ._videos import load_videos
 
 __all__ = [
     "GenerationParams",
@@ -21,10 +22,12 @@ __all__ = [
     "degrade",
     "difficulty_score",
     "estimate_blur",
+    "estimate_difficulty",
     "fetch_bccd",
     "fetch_synthetic_blood_videos",
     "get_data_home",
     "high_frequency_energy",
+    "load_videos",
     "plot_sample_frames",
     "render_video",
     "save_video_gif",

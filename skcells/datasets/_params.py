@@ -24,7 +24,11 @@ __all__ = ["GenerationParams"]
 CONDITIONS = ("clear", "blurred", "noisy", "blurred+noisy")
 #: Paper Appendix A: proportions of clear / blurred / noisy / blurred+noisy.
 PAPER_CONDITION_PROBA = (0.13, 0.304, 0.217, 0.349)
-TARGETS = ("wbc", "rbc")
+#: The labels: high/low classes of a count, or the count itself.
+TARGETS = ("wbc", "rbc", "wbc_count", "rbc_count")
+COUNT_TARGETS = ("wbc_count", "rbc_count")
+#: The count term of the difficulty; "auto" picks by the kind of target.
+DIFFICULTY_RULES = ("auto", *DISTANCE_RULES)
 
 
 @contextlib.contextmanager
@@ -76,9 +80,12 @@ class GenerationParams:
         Frames per video (``>= 1``).
     size : int, default=128
         Height and width of the frames in pixels (``>= 4``).
-    target : {"wbc", "rbc"}, default="wbc"
-        Which count the label describes: 1 when the video's count of that
-        cell type is above the distribution mean, else 0.
+    target : {"wbc", "rbc", "wbc_count", "rbc_count"}, default="wbc"
+        The label.  ``"wbc"`` and ``"rbc"``: 1 when the video's count of that
+        cell type is above the distribution mean, else 0 (classification).
+        ``"wbc_count"`` and ``"rbc_count"``: the number of cells of that
+        type per field of view, as float64 (regression; the unit is
+        explained in the dataset description).
     random_state : int, default=0
         Seed of the whole dataset (non-negative).
     rbc_mean : float, default=5000.0
@@ -134,10 +141,13 @@ class GenerationParams:
         Weight of the blur term of the difficulty (paper Eq. 2).
     beta : float, default=None
         Weight of the count term of the difficulty; ``1 - alpha`` when None.
-    distance_rule : {"boundary", "literal"}, default="boundary"
-        ``"boundary"``: a count close to the mean (the class boundary) is
-        hard; ``"literal"``: the paper's literal reading, a count far from
-        the mean is hard.  See :func:`skcells.datasets.difficulty_score`.
+    distance_rule : {"auto", "boundary", "literal"}, default="auto"
+        Which counts the count term of the difficulty calls hard.
+        ``"boundary"``: a count close to the mean (the class boundary);
+        ``"literal"``: the paper's literal reading, a count far from the mean
+        (a rare count, the hard one for a regressor).  ``"auto"``:
+        ``"boundary"`` for the high/low targets, ``"literal"`` for the count
+        targets.  See :func:`skcells.datasets.difficulty_score`.
 
     See Also
     --------
@@ -159,7 +169,7 @@ class GenerationParams:
     n_frames: int = _field(100, "frames per video", check_int, low=1)
     size: int = _field(128, "frame side in pixels", check_int, low=4)
     target: Literal[TARGETS] = _field(
-        "wbc", "the count of the label", check_option, options=TARGETS, label=True
+        "wbc", "the label", check_option, options=TARGETS, label=True
     )
     random_state: int = _field(0, "seed of the dataset", check_int, low=0)
     rbc_mean: float = _field(5000.0, "mean RBC count", check_real, low=0)
@@ -209,8 +219,8 @@ class GenerationParams:
     beta: float | None = _field(
         None, "count weight (None: 1 - alpha)", _real_or_none, low=0, high=1, label=True
     )
-    distance_rule: Literal[DISTANCE_RULES] = _field(
-        "boundary", "hard counts", check_option, options=DISTANCE_RULES, label=True
+    distance_rule: Literal[DIFFICULTY_RULES] = _field(
+        "auto", "hard counts", check_option, options=DIFFICULTY_RULES, label=True
     )
 
     def __post_init__(self):

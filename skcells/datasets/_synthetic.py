@@ -36,7 +36,7 @@ from ..utils import (
 from ._base import get_data_home, load_descr
 from ._degrade import MAX_BLUR
 from ._difficulty import difficulty_score
-from ._params import CONDITIONS, parameter_errors, params_from
+from ._params import CONDITIONS, COUNT_TARGETS, parameter_errors, params_from
 from ._render import _render
 
 logger = logging.getLogger(__name__)
@@ -127,12 +127,22 @@ class _Config:
         }
 
     def labels(self, meta):
-        """Target, distance to the mean and difficulty from stored metadata."""
+        """Target, distance to the mean and difficulty from stored metadata.
+
+        A high/low target is 1 above the mean count (int64); a count target
+        is the count itself (float64, cells per field of view).  With
+        ``distance_rule="auto"`` the count term of the difficulty calls
+        counts near the mean hard for high/low targets (the class boundary)
+        and counts far from it hard for count targets (the rare ones).
+        """
         p = self.params
-        if p.target == "wbc":
-            count, mean, std = meta["wbc_count"], p.wbc_mean, p.wbc_std
-        else:
-            count, mean, std = meta["rbc_count"], p.rbc_mean, p.rbc_std
+        cell = p.target.removesuffix("_count")
+        count = meta[f"{cell}_count"]
+        mean, std = getattr(p, f"{cell}_mean"), getattr(p, f"{cell}_std")
+        is_count = p.target in COUNT_TARGETS
+        rule = p.distance_rule
+        if rule == "auto":
+            rule = "literal" if is_count else "boundary"
         distance = np.abs(count - mean)
         difficulty = difficulty_score(
             meta["blur"],
@@ -141,10 +151,15 @@ class _Config:
             beta=p.beta,
             max_blur=MAX_BLUR,
             distance_scale=max(3.0 * std, 1.0),
-            distance_rule=p.distance_rule,
+            distance_rule=rule,
         )
+        if is_count:
+            target = count.astype(np.float64)
+        else:
+            target = (count > mean).astype(np.int64)
         return {
-            "target": (count > mean).astype(np.int64),
+            "target": target,
+            "target_names": (p.target,) if is_count else TARGET_NAMES,
             "distance": distance.astype(float),
             "difficulty": difficulty,
         }
@@ -220,7 +235,7 @@ def fetch_synthetic_blood_videos(
     illumination_jitter=0.02,
     alpha=0.5,
     beta=None,
-    distance_rule="boundary",
+    distance_rule="auto",
 ):
     """Load the synthetic blood-cell videos, rendering them once into a cache.
 
@@ -244,9 +259,12 @@ def fetch_synthetic_blood_videos(
         Frames per video (``>= 1``).
     size : int, default=128
         Height and width of the frames in pixels (``>= 4``).
-    target : {"wbc", "rbc"}, default="wbc"
-        Which count the label describes: 1 when the video's count of that
-        cell type is above the distribution mean, else 0.
+    target : {"wbc", "rbc", "wbc_count", "rbc_count"}, default="wbc"
+        The label.  ``"wbc"`` and ``"rbc"``: 1 when the video's count of that
+        cell type is above the distribution mean, else 0 (classification).
+        ``"wbc_count"`` and ``"rbc_count"``: the number of cells of that
+        type per field of view, as float64 (regression; the unit is
+        explained in the dataset description).
     data_home : str or path-like, default=None
         Folder of the caches; see :func:`skcells.datasets.get_data_home`.
     random_state : int, default=0
@@ -321,10 +339,13 @@ def fetch_synthetic_blood_videos(
         Weight of the blur term of the difficulty (paper Eq. 2).
     beta : float, default=None
         Weight of the count term of the difficulty; ``1 - alpha`` when None.
-    distance_rule : {"boundary", "literal"}, default="boundary"
-        ``"boundary"``: a count close to the mean (the class boundary) is
-        hard; ``"literal"``: the paper's literal reading, a count far from
-        the mean is hard.  See :func:`skcells.datasets.difficulty_score`.
+    distance_rule : {"auto", "boundary", "literal"}, default="auto"
+        Which counts the count term of the difficulty calls hard.
+        ``"boundary"``: a count close to the mean (the class boundary);
+        ``"literal"``: the paper's literal reading, a count far from the mean
+        (a rare count, the hard one for a regressor).  ``"auto"``:
+        ``"boundary"`` for the high/low targets, ``"literal"`` for the count
+        targets.  See :func:`skcells.datasets.difficulty_score`.
 
     Returns
     -------
@@ -334,9 +355,11 @@ def fetch_synthetic_blood_videos(
         data : numpy.memmap of shape (n_videos, n_frames, 3, size, size)
             The videos, uint8, read-only, memory-mapped from the cache.
         target : ndarray of shape (n_videos,)
-            1 when the ``target`` count is above its mean, else 0.
-        target_names : ndarray of shape (2,)
-            ``["low", "high"]``.
+            For ``target="wbc"`` or ``"rbc"``: 1 when that count is above its
+            mean, else 0 (int64).  For ``"wbc_count"`` or ``"rbc_count"``:
+            the number of cells of that type per field of view (float64).
+        target_names : ndarray of shape (2,) or (1,)
+            ``["low", "high"]``, or the name of the count target.
         rbc_count, wbc_count : ndarray of shape (n_videos,)
             Number of red and white blood cells in each video.
         blur : ndarray of shape (n_videos,)
@@ -404,7 +427,7 @@ def fetch_synthetic_blood_videos(
     return Bunch(
         data=data,
         target=labels["target"],
-        target_names=np.array(TARGET_NAMES),
+        target_names=np.array(labels["target_names"]),
         rbc_count=meta["rbc_count"],
         wbc_count=meta["wbc_count"],
         blur=meta["blur"],

@@ -37,9 +37,12 @@ class SyntheticBloodVideos(Dataset, Sequence):
         Frames per video (``>= 1``).
     size : int, default=128
         Height and width of the frames in pixels (``>= 4``).
-    target : {"wbc", "rbc"}, default="wbc"
-        Which count the label describes: 1 when the video's count of that
-        cell type is above the distribution mean, else 0.
+    target : {"wbc", "rbc", "wbc_count", "rbc_count"}, default="wbc"
+        The label.  ``"wbc"`` and ``"rbc"``: 1 when the video's count of that
+        cell type is above the distribution mean, else 0 (classification).
+        ``"wbc_count"`` and ``"rbc_count"``: the number of cells of that
+        type per field of view, as float64 (regression; the unit is
+        explained in the dataset description).
     frames : int, slice or array-like of int, default=None
         Frames returned per item.  None: all frames, a video of shape
         ``(n_frames, 3, size, size)``.  An int ``f``: the single frame ``f``,
@@ -50,8 +53,10 @@ class SyntheticBloodVideos(Dataset, Sequence):
         Called as ``transform(video)`` on the uint8 :class:`numpy.ndarray`
         described by ``frames``; its return value is returned instead.
     target_transform : callable, default=None
-        Called as ``target_transform(target)`` on the int label; its return
-        value is returned instead.
+        Called as ``target_transform(target)`` on the label (an int, or a
+        float for the count targets); its return value is returned instead.
+        A skorch regressor wants a float32 array of one value, e.g.
+        ``target_transform=lambda count: np.float32([count])``.
     random_state : int, default=0
         Seed of the whole dataset (non-negative).
     rbc_mean : float, default=5000.0
@@ -107,10 +112,13 @@ class SyntheticBloodVideos(Dataset, Sequence):
         Weight of the blur term of the difficulty (paper Eq. 2).
     beta : float, default=None
         Weight of the count term of the difficulty; ``1 - alpha`` when None.
-    distance_rule : {"boundary", "literal"}, default="boundary"
-        ``"boundary"``: a count close to the mean (the class boundary) is
-        hard; ``"literal"``: the paper's literal reading, a count far from
-        the mean is hard.  See :func:`skcells.datasets.difficulty_score`.
+    distance_rule : {"auto", "boundary", "literal"}, default="auto"
+        Which counts the count term of the difficulty calls hard.
+        ``"boundary"``: a count close to the mean (the class boundary);
+        ``"literal"``: the paper's literal reading, a count far from the mean
+        (a rare count, the hard one for a regressor).  ``"auto"``:
+        ``"boundary"`` for the high/low targets, ``"literal"`` for the count
+        targets.  See :func:`skcells.datasets.difficulty_score`.
 
     Attributes
     ----------
@@ -120,7 +128,8 @@ class SyntheticBloodVideos(Dataset, Sequence):
         ``distance`` (``|count - mean|`` of the target count),
         ``difficulty`` (paper Eq. 2, in ``[0, 1]``) and ``target``.
     targets : ndarray of shape (n_videos,)
-        The labels, as in ``metadata["target"]``.
+        The labels, as in ``metadata["target"]``: int64 classes, or float64
+        counts for the count targets.
 
     See Also
     --------
@@ -171,7 +180,7 @@ class SyntheticBloodVideos(Dataset, Sequence):
         illumination_jitter=0.02,
         alpha=0.5,
         beta=None,
-        distance_rule="boundary",
+        distance_rule="auto",
     ):
         # every argument that is a field of GenerationParams, validated there
         self._config = _Config(params_from(locals()))
@@ -211,7 +220,7 @@ class SyntheticBloodVideos(Dataset, Sequence):
         video = self._config.render_item(i, meta, frames=self._frame_index)
         if self._single_frame:
             video = video[0]
-        target = int(self._config.labels(meta)["target"][0])
+        target = self._config.labels(meta)["target"][0].item()  # int or float
         if self.transform is not None:
             video = self.transform(video)
         if self.target_transform is not None:
@@ -237,5 +246,5 @@ class SyntheticBloodVideos(Dataset, Sequence):
 
     @property
     def targets(self):
-        """The labels of all videos, an int ndarray of shape (n_videos,)."""
+        """The labels of all videos, an ndarray of shape (n_videos,)."""
         return self.metadata["target"].to_numpy()

@@ -2,8 +2,10 @@
 
 Every model is a plain :class:`torch.nn.Module` that returns logits, so it
 can be the ``module`` of a skorch net (criterion
-:class:`torch.nn.CrossEntropyLoss`).  ``pretrained`` takes a local checkpoint
-path; ``pretrained=True`` downloads published weights where they exist.
+:class:`torch.nn.CrossEntropyLoss`).  Every model takes float input or the
+datasets' uint8 pixels, which :class:`ScaleUint8` maps to ``[0, 1]``.
+``pretrained`` takes a local checkpoint path; ``pretrained=True`` downloads
+published weights where they exist.
 """
 
 from ._checkpoint import (
@@ -13,6 +15,7 @@ from ._checkpoint import (
     read_checkpoint,
 )
 from ._cnn9 import CNN9
+from ._input import ScaleUint8
 from ._pretrained import (
     MODEL_NAMES,
     PAPER_INPUT_SHAPES,
@@ -26,6 +29,7 @@ __all__ = [
     "CNN9",
     "MODEL_NAMES",
     "PAPER_INPUT_SHAPES",
+    "ScaleUint8",
     "X3D",
     "X3D_XS_URL",
     "count_parameters",

@@ -6,6 +6,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 from torch import nn
 
 from ..utils import check_int
+from ._input import scale_uint8
 
 # Output channels of the nine convolutions at ``width=1`` and their padding.
 _CONV_CHANNELS = (128, 128, 128, 256, 256, 256, 512, 256, 128)
@@ -64,10 +65,14 @@ class CNN9(nn.Module):
 
     Notes
     -----
-    Inputs are float tensors of shape ``(n_samples, in_channels, height,
-    width)`` with ``height, width >= 28``; smaller images, for instance
-    scikit-learn's 8x8 digits, must be resized first.  In training mode each
-    batch needs more than one sample (batch normalisation).
+    Inputs are tensors of shape ``(n_samples, in_channels, height, width)``
+    with ``height, width >= 28``: float images, or uint8 images (0-255),
+    which are first scaled to ``[0, 1]`` by :class:`ScaleUint8` (so a net
+    trains directly on the datasets' uint8 arrays and gives the same outputs
+    as on the same frames scaled by a multi-view wrapper).  Smaller images,
+    for instance scikit-learn's 8x8 digits, must be resized first.  In
+    training mode each batch needs more than one sample (batch
+    normalisation).
 
     Examples
     --------
@@ -120,7 +125,8 @@ class CNN9(nn.Module):
         Parameters
         ----------
         x : torch.Tensor of shape (n_samples, in_channels, height, width)
-            Float images, ``height, width >= 28``.
+            Float images, or uint8 images (0-255) scaled to ``[0, 1]`` first;
+            ``height, width >= 28``.
 
         Returns
         -------
@@ -137,4 +143,4 @@ class CNN9(nn.Module):
                 f"x must be at least {_MIN_INPUT_SIZE}x{_MIN_INPUT_SIZE} pixels for "
                 f"CNN9, got {tuple(x.shape[-2:])}; resize smaller images first."
             )
-        return self.classifier(self.features(x))
+        return self.classifier(self.features(scale_uint8(x)))

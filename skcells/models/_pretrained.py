@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 from ..utils import check_int
 from ._checkpoint import _PRETRAINED, _load_pretrained
 from ._cnn9 import CNN9
+from ._input import accept_uint8
 from ._video import X3D
 
 MODEL_NAMES = ("cnn9", "x3d_xs", "resnet18", "vit_l16")
@@ -46,7 +47,9 @@ def resnet18(n_classes=1000, *, pretrained=None, freeze_backbone=False):
     -------
     model : torchvision.models.ResNet
         Takes float images ``(n_samples, 3, height, width)`` (the paper uses
-        256x256) and returns logits ``(n_samples, n_classes)``.
+        256x256), or uint8 images (0-255) that a forward pre-hook scales to
+        ``[0, 1]`` (:class:`ScaleUint8`), and returns logits ``(n_samples,
+        n_classes)``.
 
     Examples
     --------
@@ -63,9 +66,10 @@ def resnet18(n_classes=1000, *, pretrained=None, freeze_backbone=False):
         weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
         return weights.get_state_dict(progress=True, weights_only=True)
 
-    return _load_pretrained(
+    model = _load_pretrained(
         model, pretrained, head="fc", freeze_backbone=freeze_backbone, download=download
     )
+    return accept_uint8(model)
 
 
 @validate_params(
@@ -106,8 +110,10 @@ def vit_l16(
     Returns
     -------
     model : timm.models.VisionTransformer
-        Takes float images ``(n_samples, 3, 224, 224)`` (or ``img_size``) and
-        returns logits ``(n_samples, n_classes)``.
+        Takes float images ``(n_samples, 3, 224, 224)`` (or ``img_size``),
+        or uint8 images (0-255) that a forward pre-hook scales to ``[0, 1]``
+        (:class:`ScaleUint8`), and returns logits ``(n_samples,
+        n_classes)``.
 
     Examples
     --------
@@ -131,12 +137,13 @@ def vit_l16(
     )
     head = _module_name(model, model.get_classifier())
     # timm has already loaded its own weights for pretrained=True.
-    return _load_pretrained(
+    model = _load_pretrained(
         model,
         None if pretrained is True else pretrained,
         head=head,
         freeze_backbone=freeze_backbone,
     )
+    return accept_uint8(model)
 
 
 def _module_name(model, module):
@@ -177,7 +184,9 @@ def make_model(name, n_classes, pretrained=None, **kwargs):
     Returns
     -------
     model : torch.nn.Module
-        A module that returns logits of shape ``(n_samples, n_classes)``.
+        A module that returns logits of shape ``(n_samples, n_classes)``;
+        it takes float input or uint8 pixels (0-255, scaled to ``[0, 1]`` by
+        :class:`ScaleUint8`).
 
     Examples
     --------

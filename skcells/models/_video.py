@@ -8,6 +8,7 @@ from torch import nn
 from ..utils import check_int
 from ._checkpoint import _PRETRAINED, _load_pretrained
 from ._cnn9 import _DROPOUT, _POSITIVE
+from ._input import scale_uint8
 
 # Kinetics-400 X3D-XS weights of the PyTorchVideo model zoo.
 X3D_XS_URL = (
@@ -85,6 +86,8 @@ class X3D(nn.Module):
     permutes to pytorchvideo's ``(n_samples, in_channels, n_frames, height,
     width)``, and single frames ``(n_samples, in_channels, height, width)``,
     which it treats as clips of one frame (the paper's single-frame RBC row).
+    uint8 input (0-255) is first scaled to ``[0, 1]`` by :class:`ScaleUint8`;
+    float input is used as it is.
 
     Examples
     --------
@@ -154,9 +157,9 @@ class X3D(nn.Module):
         Parameters
         ----------
         x : torch.Tensor
-            Float clips of shape ``(n_samples, n_frames, in_channels, height,
+            Clips of shape ``(n_samples, n_frames, in_channels, height,
             width)`` or frames of shape ``(n_samples, in_channels, height,
-            width)``.
+            width)``; float, or uint8 (0-255) scaled to ``[0, 1]`` first.
 
         Returns
         -------
@@ -174,6 +177,7 @@ class X3D(nn.Module):
                 f"in_channels={self.in_channels}, height, width), "
                 f"got {tuple(x.shape)}."
             )
+        x = scale_uint8(x)
         for block in self.blocks:
             x = block(x)
         return x
