@@ -227,9 +227,15 @@ def test_predict_reads_videos_in_the_models_layout(tmp_path, layout, capsys):
     paths = _write_stacks(tmp_path / "clips")
     out, home = tmp_path / "p.csv", tmp_path / "home"
     argv = ["predict", str(model), *map(str, paths), "--out", str(out)]
-    extra = ["--n-frames", "2"] if layout == "images" else []
+    extra = ["--n-frames", "2", "--size", "16"]
     assert main([*argv, *extra, "--data-home", str(home), "--no-progress"]) == 0
     table = pd.read_csv(out)
+    if hasattr(clf, "input_shape_"):
+        # The training input's frames and size are the defaults (one frame,
+        # the first, for a model of images).
+        defaults = extra[:2] if layout == "images" else []
+        assert main([*argv, *defaults, "--data-home", str(home)]) == 0
+        assert pd.read_csv(out).equals(table)
     data = load_videos(paths, n_frames=2, size=16, data_home=home)
     if layout == "images":
         X = data.data.reshape(-1, 3, 16, 16)

@@ -251,24 +251,28 @@ def _read_videos(paths, model, args):
         raise CommandError(
             f"{paths[0]!r} is not a .npy array, and this skcells reads no videos."
         ) from None
+    ndim = getattr(model, "input_ndim_", None)
+    if ndim not in (4, 5):
+        raise CommandError(
+            f"{paths[0]!r} is not a .npy array, and the model was not fitted on "
+            "images or clips, which videos are read as."
+        )
+    clips = ndim == 5
+    # (frames, channels, height, width) of clips, (channels, height, width) of
+    # images, as fit saw them; None where the model does not record it.
     shape = getattr(model, "input_shape_", None)
-    clips = shape is not None and len(shape) == 4  # (frames, channels, h, w)
-    images = shape is not None and len(shape) == 3  # (channels, h, w)
     n_frames = args.n_frames
     if n_frames is None:
-        n_frames = shape[0] if clips else 1
+        n_frames = (shape[0] if shape is not None else None) if clips else 1
     size = tuple(args.size) if args.size else None
-    if size is None and (clips or images):
+    if size is None and shape is not None:
         size = tuple(shape[-2:])
-    if size is None:
+    if size is None or n_frames is None:
         raise CommandError(
-            "the model does not record its input size; give --size (and "
-            "--n-frames) for video inputs."
-        )
-    if not (clips or images):
-        raise CommandError(
-            "the model was not fitted on images or clips; video inputs need one "
-            "that was."
+            f"{paths[0]!r} is not a .npy array, and the model does not record the "
+            "size of its inputs: give --size"
+            + (" and --n-frames" if n_frames is None else "")
+            + " to read videos."
         )
     try:
         # One folder is a folder of videos; several paths are one video each
