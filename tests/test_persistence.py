@@ -510,6 +510,24 @@ needs_regressor = pytest.mark.skipif(
 )
 
 
+def test_a_curriculum_regressor_net(tmp_path):
+    from skcells.curriculum import CurriculumNeuralNetRegressor
+
+    Xs = X[:, :, :4, :4]
+    counts = np.linspace(0, 10, len(Xs), dtype=np.float32).reshape(-1, 1)
+    torch.manual_seed(0)
+    reg = CurriculumNeuralNetRegressor(
+        TinyModule, module__n_out=1, max_epochs=2, train_split=None, verbose=0
+    ).fit(Xs, counts, difficulty=np.linspace(0, 1, len(Xs)))
+    loaded, _ = _roundtrip(reg, tmp_path)
+    assert type(loaded) is CurriculumNeuralNetRegressor
+    assert _same_bytes(loaded.predict(Xs), reg.predict(Xs))
+    assert (
+        loaded.history[:, "n_curriculum_samples"]
+        == (reg.history[:, "n_curriculum_samples"])
+    )
+
+
 @needs_regressor
 def test_multiview_regressor_with_a_net_predicts_identically(tmp_path):
     from skorch import NeuralNetRegressor
