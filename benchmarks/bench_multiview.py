@@ -12,15 +12,31 @@ same data, measured side by side in one run:
     ``predict_proba`` on those ``m`` crops, the mode of the labels.  Target:
     ``MultiViewClassifier.predict`` >= 3x faster.
 
+(c) Peak memory of ``MultiViewClassifier.predict`` with ``batch_size=None``
+    on ``--clips`` uint8 clips of 9x3x128x128 (10 views of 9-frame windows),
+    cutting the views as the library does (only the boxes of the views are
+    gathered from the uint8 frames, then converted) against the previous
+    whole-frame conversion (every view's frame window gathered whole and
+    converted to float32, then cropped), each in a fresh subprocess: the
+    increase of the peak resident set size (``ru_maxrss``) during
+    ``predict``.  Target: the library's peak well below the old one.
+
 Runs are interleaved (``--repeats`` of (a), a third of them of (b)); the
 CPU time of the process (all threads) is the steadier figure on a shared
 machine; the wall-clock median is printed beside it.
 
-Run with ``python benchmarks/bench_multiview.py`` (about a minute on 2 cores).
+Run with ``python benchmarks/bench_multiview.py`` (about a minute on 2 cores;
+(c) holds about 5 GB for a moment in its old-path subprocess: ``--clips 0``
+skips it).
 """
 
 import argparse
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -52,6 +68,120 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
+def _whole_frame_cut(self, X, sample_index, boxes, starts):
+    """The previous ``_Geometry.cut`` of images and clips (for (c) only).
+
+    Every view's frames are gathered whole and converted to float32 before
+    ``roi_align`` crops them.
+    """
+    from torchvision.ops import roi_align
+
+    if self.kind == "flat":
+        return _OLD_CUT(self, X, sample_index, boxes, starts)
+    k = sample_index.shape[0]
+    if self.kind == "image":
+        uniq, batch_index = np.unique(sample_index, return_inverse=True)
+        frames = X[uniq]
+    else:
+        _, _, n_channels, height, width = X.shape
+        frames = X[sample_index[:, None], starts[:, None] + np.arange(self.clip_length)]
+        frames = frames.reshape(k, self.clip_length * n_channels, height, width)
+        batch_index = np.arange(k)
+    if frames.dtype == np.uint8:
+        src = np.multiply(frames, np.float32(1.0 / 255.0), dtype=np.float32)
+    else:
+        src = frames.astype(np.float32)
+    rois = np.concatenate([batch_index[:, None].astype(np.float64), boxes], axis=1)
+    out = roi_align(
+        torch.from_numpy(src),
+        torch.from_numpy(rois.astype(np.float32)),
+        output_size=self.output_size,
+        spatial_scale=1.0,
+        sampling_ratio=-1,
+        aligned=True,
+    )
+    return out.numpy().reshape(k, *self.view_shape)
+
+
+_OLD_CUT = None
+
+
+def memory_run(path, n_clips):
+    """(c), in a subprocess: peak RSS increase of one predict; prints JSON."""
+    global _OLD_CUT
+    from skcells.multiview import _geometry
+
+    if path == "old":
+        _OLD_CUT = _geometry._Geometry.cut
+        _geometry._Geometry.cut = _whole_frame_cut
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (n_clips, 9, 3, 128, 128), dtype=np.uint8)
+    y = np.arange(n_clips) % 2
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Sequential(nn.Flatten(), nn.Linear(9 * 3 * 16 * 16, 2)),
+        criterion=nn.CrossEntropyLoss,
+        max_epochs=1,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+    )
+    clf = MultiViewClassifier(
+        net, n_views=10, output_size=16, clip_length=9, random_state=0
+    ).fit(X[:8], y[:8])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.process_time()
+    proba = clf.predict_proba(X)
+    cpu = time.process_time() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "increase_mb": (peak - before) / 1024,
+                "cpu_s": cpu,
+                "proba": proba[:, 0].tolist(),
+            }
+        )
+    )
+
+
+def memory_comparison(n_clips):
+    """(c): run both paths in fresh subprocesses and print them side by side."""
+    results = {}
+    for path in ("ours", "old"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-run", path, "--clips", str(n_clips)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        results[path] = json.loads(out.strip().splitlines()[-1])
+    ours, old = results["ours"], results["old"]
+    frames_gb = n_clips * 10 * 9 * 3 * 128 * 128 * 4 / 1e9
+    print(
+        f"\n(c) peak memory of predict(batch_size=None), {n_clips} uint8 clips "
+        f"9x3x128x128, 10 views of 9x3x16x16 (whole float frame windows of all "
+        f"views: {frames_gb:.2f} GB)"
+    )
+    print(f"{'':<46}{'peak RSS increase':>20}{'CPU s':>8}")
+    print(
+        f"{'cut, then convert (the library)':<46}{ours['increase_mb']:>17.0f} MB"
+        f"{ours['cpu_s']:>8.2f}"
+    )
+    print(
+        f"{'whole-frame conversion (previous)':<46}{old['increase_mb']:>17.0f} MB"
+        f"{old['cpu_s']:>8.2f}"
+    )
+    diff = np.max(np.abs(np.subtract(ours["proba"], old["proba"])))
+    print(
+        f"[memory] old / ours = "
+        f"{old['increase_mb'] / max(ours['increase_mb'], 1):.1f}x; "
+        f"CPU old / ours = {old['cpu_s'] / ours['cpu_s']:.2f}x; "
+        f"largest difference of predict_proba = {diff:.1e}"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=64)
@@ -59,7 +189,12 @@ def main(argv=None):
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--output-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--clips", type=int, default=200)
+    parser.add_argument("--memory-run", choices=("ours", "old"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_run:
+        memory_run(args.memory_run, args.clips)
+        return
 
     rng = np.random.default_rng(0)
     n, m, size, out = args.n_samples, args.n_views, args.image_size, args.output_size
@@ -131,7 +266,8 @@ def main(argv=None):
 
     print(
         f"data: {n} images 3x{size}x{size} uint8, m={m} views of 3x{out}x{out}, "
-        f"crop_scale={scale}; torch threads={torch.get_num_threads()}"
+        f"crop_scale={scale}; torch threads={torch.get_num_threads()}; load "
+        f"average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     header = "".join(f"{stat:>13}" for stat in stats)
     print(f"{'seconds':<52}{'runs':>5}{header}")
@@ -152,6 +288,8 @@ def main(argv=None):
             f"{t['loop'] / t['multiview']:.2f}x (target >= 3x); "
             f"crops / bare = {t['crops'] / t['bare']:.3f}"
         )
+    if args.clips:
+        memory_comparison(args.clips)
 
 
 if __name__ == "__main__":

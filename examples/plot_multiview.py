@@ -163,6 +163,17 @@ clf.set_params(n_views=30, aggregation="weighted")
 print("MultiViewClassifier.score:", clf.score(X_test, y_test))
 
 # %%
+# The merges of test-time augmentation are there as well: the mean of the
+# views' probabilities, their geometric mean (a class that one view rules out
+# is ruled out) and their maximum.  Flips and 90-degree rotations
+# (:class:`~skcells.multiview.DihedralViews`), their composition with the
+# crops and any torchvision transform plug in as ``views=`` (see the user
+# guide).
+for aggregation in ("mean", "geometric_mean", "max"):
+    score = clf.set_params(aggregation=aggregation).score(X_test, y_test)
+    print(f"{aggregation:>15}: {score:.3f}")
+
+# %%
 # Uncertainty and abstention
 # --------------------------
 # :meth:`~skcells.multiview.MultiViewClassifier.predict_uncertainty` also

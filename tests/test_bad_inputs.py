@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression, Perceptron
+from sklearn.linear_model import LogisticRegression, Perceptron, Ridge
 from sklearn.pipeline import make_pipeline
 from skorch import NeuralNetClassifier
 
@@ -72,8 +72,14 @@ from skcells.models import (
     vit_l16,
 )
 from skcells.multiview import (
+    ComposedViews,
+    DihedralViews,
     MultiViewClassifier,
+    MultiViewRegressor,
     RandomResizedCropViews,
+    TransformViews,
+    aggregate_geometric_mean,
+    aggregate_max,
     aggregate_mean,
     aggregate_mode,
     aggregate_weighted,
@@ -167,6 +173,33 @@ def _mv_flat_fitted():
 def _mv_mode_only():
     """A MultiViewClassifier around an estimator without predict_proba."""
     return _mv(estimator=Perceptron()).fit(IMG, Y)
+
+
+def _mvr(**params):
+    params = {
+        "estimator": Ridge(),
+        "n_views": 3,
+        "output_size": 4,
+        "random_state": 0,
+        **params,
+    }
+    return MultiViewRegressor(**params)
+
+
+Y_REAL = np.linspace(0.0, 1.0, 12)
+
+
+@functools.cache
+def _mvr_fitted():
+    """A MultiViewRegressor fitted on 1-channel 8x8 images."""
+    return _mvr().fit(IMG, Y_REAL)
+
+
+@functools.cache
+def _mv_uint8_fitted():
+    """A MultiViewClassifier fitted on uint8 images (the input contract)."""
+    X = (IMG * 255).astype(np.uint8)
+    return _mv().fit(X, Y)
 
 
 class _TinyModule(torch.nn.Module):
@@ -764,7 +797,7 @@ for _param, _value, _kind in (
     ("crop_scale", "ab", "type"),
     ("output_size", 0, "range"),
     ("output_size", 2.5, "type"),
-    ("aggregation", "max", "option"),
+    ("aggregation", "median", "option"),
     ("clip_length", 0, "range"),
     ("n_train_views", 0, "range"),
     ("batch_size", 0, "range"),
@@ -817,7 +850,7 @@ bad(
 bad(
     "option",
     "mv-aggregation-at-predict",
-    lambda: _mv_fitted().set_params(aggregation="max").predict(IMG),
+    lambda: _mv_fitted().set_params(aggregation="median").predict(IMG),
     TYPE_OR_VALUE,
     "'aggregation' parameter",
 )
@@ -970,6 +1003,262 @@ bad(
     ValueError,
     "X has 5 features",
 )
+
+# --- multiview: views parameter and input contract of the estimators ------
+for _param, _value, _kind in (
+    ("views", "crops", "type"),
+    ("views", 3, "type"),
+    ("train_views", object(), "type"),
+):
+    bad(
+        _kind,
+        f"mv-{_param}={_value!r}",
+        lambda p=_param, v=_value: _mv(**{p: v}).fit(IMG, Y),
+        TYPE_OR_VALUE,
+        f"'{_param}' parameter",
+    )
+bad(
+    "option",
+    "mv-crop_scale-with-views",
+    lambda: _mv(
+        views=DihedralViews(), output_size=None, n_views=10, crop_scale=(0.3, 0.4)
+    ).fit(IMG, Y),
+    ValueError,
+    r"crop_scale=\(0.3, 0.4\) is set together with views=.*views__crop_scale",
+)
+bad(
+    "option",
+    "mv-n_views-with-views",
+    lambda: _mv(views=DihedralViews(), output_size=None).fit(IMG, Y),
+    ValueError,
+    r"n_views=3 is set together with views=",
+)
+bad(
+    "option",
+    "mv-n_train_views-with-train_views",
+    lambda: _mv(train_views=DihedralViews(), n_train_views=2).fit(IMG, Y),
+    ValueError,
+    r"n_train_views=2 is set together with train_views=",
+)
+bad(
+    "length",
+    "mv-train_views-shape",
+    lambda: _mv(train_views=DihedralViews()).fit(IMG, Y),
+    ValueError,
+    "the training views",
+)
+bad(
+    "unfitted",
+    "mv-sample_windows",
+    lambda: _mv().sample_windows(IMG),
+    NotFittedError,
+    "not fitted",
+)
+bad(
+    "range",
+    "mv-predict-float-in-0-1-after-uint8",
+    lambda: _mv_uint8_fitted().predict(IMG.astype(np.float32)),
+    ValueError,
+    r"fitted on uint8 .* Pixels scaled to \[0, 1\]",
+)
+bad(
+    "range",
+    "mv-predict-uint16-above-255-after-uint8",
+    lambda: _mv_uint8_fitted().predict((IMG * 4000).astype(np.uint16)),
+    ValueError,
+    r"X has dtype uint16 .* integer in \[0, 255\]",
+)
+bad(
+    "range",
+    "mv-predict-far-outside-the-fitted-range",
+    lambda: _mv_fitted().set_params(n_views=3).predict(IMG * 255),
+    ValueError,
+    "far outside the range",
+)
+bad(
+    "type",
+    "mv-fit-regressor-estimator",
+    lambda: _mv(estimator=Ridge()).fit(IMG, Y),
+    ValueError,
+    "is a regressor.*MultiViewRegressor",
+)
+
+# --- multiview: MultiViewRegressor ------------------------------------------
+for _method in (
+    "predict",
+    "predict_views",
+    "predict_interval",
+    "predict_uncertainty",
+    "sample_windows",
+):
+    bad(
+        "unfitted",
+        f"mvr-{_method}",
+        lambda m=_method: getattr(_mvr(), m)(IMG),
+        NotFittedError,
+        "not fitted",
+    )
+bad("ndim", "mvr-fit-3d", lambda: _mvr().fit(IMG[:, 0], Y_REAL), ValueError, "X must")
+bad("nan", "mvr-fit", lambda: _mvr().fit(_with_nan(IMG), Y_REAL), ValueError, "NaN")
+bad(
+    "nan",
+    "mvr-fit-y",
+    lambda: _mvr().fit(IMG, _with_nan(Y_REAL)),
+    ValueError,
+    "Input y contains NaN",
+)
+bad("empty", "mvr-fit", lambda: _mvr().fit(IMG[:0], Y_REAL[:0]), ValueError, "0 sample")
+bad(
+    "length",
+    "mvr-fit-X-y",
+    lambda: _mvr().fit(IMG, Y_REAL[:5]),
+    ValueError,
+    "inconsistent numbers of samples",
+)
+bad("type", "mvr-fit-y-None", lambda: _mvr().fit(IMG, None), ValueError, "requires y")
+bad(
+    "type",
+    "mvr-fit-y-strings",
+    lambda: _mvr().fit(IMG, np.array(["a"] * 12)),
+    ValueError,
+    "could not convert|numeric",
+)
+bad(
+    "type",
+    "mvr-fit-classifier-estimator",
+    lambda: _mvr(estimator=LogisticRegression()).fit(IMG, Y),
+    ValueError,
+    "is a classifier.*MultiViewClassifier",
+)
+for _param, _value, _kind in (
+    ("aggregation", "mode", "option"),
+    ("n_views", 0, "range"),
+    ("batch_size", 0, "range"),
+    ("views", "dihedral", "type"),
+    ("random_state", "x", "type"),
+):
+    bad(
+        _kind,
+        f"mvr-{_param}={_value!r}",
+        lambda p=_param, v=_value: _mvr(**{p: v}).fit(IMG, Y_REAL),
+        TYPE_OR_VALUE,
+        f"'{_param}' parameter",
+    )
+for _value, _kind, _exc in (
+    (0, "range", ValueError),
+    (1.5, "range", ValueError),
+    (NAN, "nan", ValueError),
+    ("0.8", "type", TypeError),
+):
+    bad(
+        _kind,
+        f"mvr-predict_interval-coverage={_value!r}",
+        lambda v=_value: _mvr_fitted().predict_interval(IMG, coverage=v),
+        _exc,
+        "coverage",
+    )
+bad(
+    "length",
+    "mvr-predict-channels",
+    lambda: _mvr_fitted().predict(np.concatenate([IMG, IMG], 1)),
+    ValueError,
+    "channels",
+)
+bad(
+    "ndim",
+    "mvr-predict",
+    lambda: _mvr_fitted().predict(IMG[:, 0]),
+    ValueError,
+    "X must be 4-D",
+)
+
+# --- multiview: DihedralViews, TransformViews, ComposedViews ---------------
+bad(
+    "type",
+    "dihedral-rotations",
+    lambda: DihedralViews(rotations="yes").transform(IMG),
+    TYPE_OR_VALUE,
+    "'rotations' parameter",
+)
+bad(
+    "range",
+    "dihedral-non-square",
+    lambda: DihedralViews().transform(IMG[:, :, :, :6]),
+    ValueError,
+    "needs square inputs",
+)
+bad("ndim", "dihedral-2d", lambda: DihedralViews().transform(FLAT), ValueError, "2-D")
+bad(
+    "nan",
+    "dihedral-transform",
+    lambda: DihedralViews().transform(_with_nan(IMG)),
+    ValueError,
+    "Input X contains NaN",
+)
+bad(
+    "empty",
+    "dihedral-transform",
+    lambda: DihedralViews().transform(IMG[:0]),
+    ValueError,
+    r"0 sample\(s\)",
+)
+bad(
+    "type",
+    "transform-views-func",
+    lambda: TransformViews(None).transform(IMG),
+    TYPE_OR_VALUE,
+    "'func' parameter",
+)
+bad(
+    "range",
+    "transform-views-n_views",
+    lambda: TransformViews(np.asarray, n_views=0).transform(IMG),
+    TYPE_OR_VALUE,
+    "'n_views' parameter",
+)
+bad(
+    "type",
+    "transform-views-scalar",
+    lambda: TransformViews(lambda x: x.sum(), n_views=2).transform(IMG),
+    ValueError,
+    "func must return an array",
+)
+bad(
+    "type",
+    "composed-first",
+    lambda: ComposedViews(None, DihedralViews()).transform(IMG),
+    TYPE_OR_VALUE,
+    "'first' parameter",
+)
+bad(
+    "type",
+    "composed-second-callable",
+    lambda: ComposedViews(RandomResizedCropViews(2), np.flip).transform(IMG),
+    TYPE_OR_VALUE,
+    "'second' parameter",
+)
+for _func in (aggregate_geometric_mean, aggregate_max):
+    bad(
+        "range",
+        f"{_func.__name__}-negative",
+        lambda f=_func: f([[[0.5, -0.5]]]),
+        ValueError,
+        "non-negative",
+    )
+    bad(
+        "ndim",
+        f"{_func.__name__}-2d",
+        lambda f=_func: f([[0.5, 0.5]]),
+        ValueError,
+        "view_proba",
+    )
+    bad(
+        "nan",
+        f"{_func.__name__}-nan",
+        lambda f=_func: f([[[NAN, 0.5]]]),
+        ValueError,
+        "view_proba",
+    )
 
 # --- datasets: degradation primitives -------------------------------------
 for _radius, _kind, _exc in (

@@ -178,6 +178,47 @@ def _multiview_images():
     return clf.fit(X, y)
 
 
+def _multiview_regressor_images():
+    from sklearn.linear_model import Ridge
+
+    from skcells.multiview import MultiViewRegressor
+
+    X, y = _images()
+    reg = MultiViewRegressor(Ridge(), n_views=3, output_size=4, random_state=0)
+    return reg.fit(X, y.astype(float))
+
+
+def _multiview_regressor_flat():
+    from sklearn.linear_model import Ridge
+
+    from skcells.multiview import MultiViewRegressor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(20, 6)), columns=[f"f{i}" for i in range(6)])
+    return MultiViewRegressor(Ridge(), n_views=3, random_state=0).fit(X, X["f0"])
+
+
+def _dihedral_views():
+    from skcells.multiview import DihedralViews
+
+    return DihedralViews().fit(np.zeros((2, 1, 4, 4)))
+
+
+def _transform_views():
+    import torch
+
+    from skcells.multiview import TransformViews
+
+    return TransformViews(torch.neg, n_views=2).fit(np.zeros((2, 1, 4, 4)))
+
+
+def _composed_views():
+    from skcells.multiview import ComposedViews, DihedralViews, RandomResizedCropViews
+
+    views = ComposedViews(RandomResizedCropViews(2, output_size=4), DihedralViews())
+    return views.fit(np.zeros((2, 1, 8, 8)))
+
+
 def _views_flat():
     from skcells.multiview import RandomResizedCropViews
 
@@ -321,6 +362,19 @@ ATTRIBUTE_CASES = {
             },
         ),
     ],
+    "skcells.multiview.MultiViewRegressor": [
+        (_multiview_regressor_flat, {}),
+        (
+            _multiview_regressor_images,
+            {
+                "n_features_in_": "documented as 2-D input only",
+                "feature_names_in_": "documented as 2-D input only",
+            },
+        ),
+    ],
+    "skcells.multiview.DihedralViews": [(_dihedral_views, {})],
+    "skcells.multiview.TransformViews": [(_transform_views, {})],
+    "skcells.multiview.ComposedViews": [(_composed_views, {})],
     "skcells.curriculum.CurriculumNeuralNetClassifier": [(_curriculum_net, {})],
     "skcells.curriculum.CurriculumNeuralNetRegressor": [(_curriculum_regressor, {})],
     "skcells.curriculum.CurriculumMixin": [(_curriculum_regressor, {})],

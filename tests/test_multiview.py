@@ -20,6 +20,8 @@ from torch import nn
 from skcells.multiview import (
     MultiViewClassifier,
     RandomResizedCropViews,
+    aggregate_geometric_mean,
+    aggregate_max,
     aggregate_mean,
     aggregate_mode,
     aggregate_weighted,
@@ -574,3 +576,277 @@ def test_bad_inputs_raise(fitted_lr):
     clips = np.zeros((4, 3, 1, 8, 8))
     with pytest.raises(ValueError, match="clip_length"):
         MultiViewClassifier(LogisticRegression(), clip_length=5).fit(clips, [0, 1] * 2)
+
+
+# ------------------------------------------------- TTA merges (pure)
+def test_geometric_mean_and_max_merges():
+    proba = np.array(
+        [
+            [[0.2, 0.8], [0.8, 0.2], [0.5, 0.5]],
+            [[0.9, 0.1], [0.0, 1.0], [0.6, 0.4]],  # one view rules class 0 out
+        ]
+    )
+    gm = aggregate_geometric_mean(proba)
+    expected = np.exp(np.log(np.maximum(proba, np.finfo(float).tiny)).mean(axis=1))
+    np.testing.assert_allclose(gm, expected / expected.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(gm[0], [0.5, 0.5])
+    assert gm[1, 0] < 1e-90 and gm.argmax(axis=1)[1] == 1  # the veto holds
+    # the arithmetic mean would have kept class 0 for sample 1
+    assert aggregate_mean(proba).argmax(axis=1)[1] == 0
+    mx = aggregate_max(proba)
+    np.testing.assert_allclose(mx, [[0.5, 0.5], [0.9 / 1.9, 1.0 / 1.9]])
+    np.testing.assert_allclose(aggregate_max(np.zeros((1, 2, 3))), [[1 / 3] * 3])
+    # one class ruled out by every view keeps the order of the others
+    np.testing.assert_allclose(
+        aggregate_geometric_mean([[[0.0, 0.3, 0.7], [0.0, 0.6, 0.4]]]).sum(), 1.0
+    )
+    for func in (aggregate_geometric_mean, aggregate_max):
+        with pytest.raises(ValueError, match="non-negative"):
+            func([[[0.5, -0.5]]])
+        with pytest.raises(ValueError, match="view_proba"):
+            func([[0.5, 0.5]])
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "merge"),
+    [
+        ("mean", aggregate_mean),
+        ("geometric_mean", aggregate_geometric_mean),
+        ("max", aggregate_max),
+    ],
+)
+def test_classifier_merges_the_views_probabilities(fitted_lr, aggregation, merge):
+    clf, X, labels = fitted_lr
+    clf = clone(clf).set_params(aggregation=aggregation).fit(X, labels)
+    views = RandomResizedCropViews(
+        6, output_size=6, crop_scale=(0.2, 0.4), random_state=0
+    )
+    V = views.transform(X).reshape(360, -1)
+    proba = clf.estimator_.predict_proba(V).reshape(60, 6, 2)
+    np.testing.assert_allclose(clf.predict_proba(X), merge(proba), rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[merge(proba).argmax(1)])
+    # chunks never change a result: the per-sample sums span chunks
+    clf.set_params(batch_size=7)  # (the estimator's own float32 rounding varies)
+    np.testing.assert_allclose(clf.predict_proba(X), merge(proba), rtol=1e-6)
+
+
+# ------------------------------------------------ targets and estimators
+def test_continuous_y_and_regressors_are_refused_with_the_regressor_named(dots):
+    from sklearn.linear_model import Ridge
+
+    X, _ = dots
+    counts = np.random.default_rng(0).uniform(0, 100, 60)
+    with pytest.raises(ValueError, match="continuous.*MultiViewRegressor"):
+        MultiViewClassifier(LogisticRegression(), output_size=6).fit(X, counts)
+    # MultiViewClassifier(Ridge()) on integer counts silently made 100 classes
+    with pytest.raises(ValueError, match="regressor.*MultiViewRegressor"):
+        MultiViewClassifier(Ridge(), output_size=6).fit(X, counts.round())
+    with pytest.raises(ValueError, match="regressor"):
+        MultiViewClassifier(FrozenEstimator(Ridge().fit(X[:, 0, 0], counts))).fit(
+            X, counts.round()
+        )
+
+
+# ------------------------------------------------------- views parameter
+def test_views_object_dihedral_and_composition(dots):
+    from skcells.multiview import ComposedViews, DihedralViews
+
+    X, y = dots
+    clf = MultiViewClassifier(
+        LogisticRegression(), views=DihedralViews(), random_state=0
+    )
+    clf.fit(X, y)
+    # the non-skorch estimator was trained on the 8 elements of every sample
+    assert clf.estimator_.coef_.shape == (1, 256)
+    assert clf.view_shape_ == (1, 16, 16) and clf.output_size_ == (16, 16)
+    labels, _ = clf.predict_views(X)
+    assert labels.shape == (60, 8)
+    np.testing.assert_array_equal(
+        clf.sample_windows(X[:2]).elements, np.tile(np.arange(8), (2, 1))
+    )
+    crops = RandomResizedCropViews(2, output_size=6, crop_scale=(0.2, 0.4))
+    composed = MultiViewClassifier(
+        LogisticRegression(),
+        views=ComposedViews(crops, DihedralViews()),
+        n_train_views=3,
+        random_state=0,
+    ).fit(X, y)
+    # n_train_views set the n_views of the crops? No: ComposedViews has none,
+    # so training used its 16 views per sample
+    assert composed.train_views_.n_views == 16
+    assert composed.predict_views(X)[0].shape == (60, 16)
+    # the crops took the classifier's random_state (theirs is None)
+    w = composed.sample_windows(X)
+    own = crops.set_params(random_state=0).sample_windows(X).boxes
+    np.testing.assert_allclose(w.boxes[:, ::8], own)
+    # a grid search reaches the views' own parameters
+    search = GridSearchCV(
+        MultiViewClassifier(LogisticRegression(), views=crops, random_state=0),
+        {"views__n_views": [1, 3]},
+        cv=2,
+    ).fit(X, y)
+    assert search.best_params_["views__n_views"] in (1, 3)
+
+
+def test_callable_views_and_crop_parameters_beside_a_views_object(dots):
+    from torchvision.transforms import v2
+
+    X, y = dots
+    clf = MultiViewClassifier(
+        LogisticRegression(), views=v2.RandomCrop(6), n_views=5, random_state=0
+    ).fit(X, y)
+    assert clf.predict_views(X)[0].shape == (60, 5)
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+    assert clf.train_views_.n_views == 1  # n_train_views
+    with pytest.raises(ValueError, match=r"crop_scale=\(0.3, 0.5\) is set together"):
+        clone(clf).set_params(crop_scale=(0.3, 0.5)).fit(X, y)
+    views = RandomResizedCropViews(3, output_size=6)
+    with pytest.raises(ValueError, match="n_views=4 is set together.*views__n_views"):
+        MultiViewClassifier(LogisticRegression(), views=views, n_views=4).fit(X, y)
+    fitted = MultiViewClassifier(LogisticRegression(), views=views).fit(X, y)
+    with pytest.raises(ValueError, match="output_size=5 is set together"):
+        fitted.set_params(output_size=5).predict(X)
+    with pytest.raises(ValueError, match="n_train_views=2 is set together"):
+        MultiViewClassifier(
+            LogisticRegression(), output_size=6, train_views=views, n_train_views=2
+        ).fit(X, y)
+
+
+def test_train_views_are_fixed_at_fit_and_prediction_views_read_at_predict(dots):
+    X, y = dots
+    clf = MultiViewClassifier(
+        LogisticRegression(),
+        n_views=4,
+        crop_scale=(0.2, 0.4),
+        output_size=6,
+        n_train_views=3,
+        random_state=0,
+    ).fit(X, y)
+    trained = clf.train_views_
+    assert trained.get_params()["crop_scale"] == (0.2, 0.4) and trained.n_views == 3
+    coef = clf.estimator_.coef_.copy()
+    # tuning the prediction crops after fit changes neither the recorded
+    # training views nor the estimator
+    clf.set_params(crop_scale=(0.5, 0.7), n_views=6)
+    assert clf.predict_views(X)[0].shape == (60, 6)
+    assert clf.train_views_ is trained
+    np.testing.assert_array_equal(clf.estimator_.coef_, coef)
+    # explicit train_views: a refit with other prediction crops trains the same
+    fixed = RandomResizedCropViews(3, crop_scale=(0.2, 0.4), output_size=6)
+    a = MultiViewClassifier(
+        LogisticRegression(), train_views=fixed, crop_scale=(0.1, 0.2), random_state=0
+    ).fit(X, y)
+    b = MultiViewClassifier(
+        LogisticRegression(), train_views=fixed, crop_scale=(0.5, 0.9), random_state=0
+    ).fit(X, y)
+    np.testing.assert_array_equal(a.estimator_.coef_, b.estimator_.coef_)
+    np.testing.assert_array_equal(a.estimator_.coef_, coef)  # the same crops
+    assert a.output_size_ == (6, 6)  # the prediction crops take the training size
+    assert not np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    # training and prediction views must have one shape
+    from skcells.multiview import DihedralViews
+
+    with pytest.raises(ValueError, match="the training views"):
+        MultiViewClassifier(
+            LogisticRegression(), views=DihedralViews(), train_views=fixed
+        ).fit(X, y)
+
+
+def test_sample_windows_of_the_classifier_are_its_prediction_views(fitted_lr):
+    clf, X, _ = fitted_lr
+    w = clf.sample_windows(X[:5])
+    views = RandomResizedCropViews(
+        clf.n_views,
+        crop_scale=clf.crop_scale,
+        output_size=clf.output_size_,
+        random_state=clf.random_state,
+    )
+    np.testing.assert_array_equal(w.boxes, views.sample_windows(X[:5]).boxes)
+
+
+def test_huge_n_views_with_a_small_batch_size_bound_prediction_memory(dots):
+    import tracemalloc
+
+    X, y = dots
+    clf = MultiViewClassifier(
+        LogisticRegression(), n_views=2, output_size=2, random_state=0
+    ).fit(X[:, :, :8, :8], y)
+    n_views = 200_000
+    clf.set_params(n_views=n_views, batch_size=2000)
+    tracemalloc.start()
+    try:
+        proba = clf.predict_proba(X[:1, :, :8, :8])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    all_boxes = n_views * 4 * 8  # float64 boxes of every view: 6.4 MB
+    assert proba.shape == (1, 2)
+    assert peak < all_boxes / 4
+
+
+# --------------------------------------------------------- input contract
+@pytest.fixture(scope="module")
+def uint8_frames():
+    """uint8 frames whose class is the brightness of a central square."""
+    rng = np.random.default_rng(3)
+    y = np.tile([0, 1], 30)
+    X = rng.integers(40, 120, (60, 3, 16, 16)).astype(np.uint8)
+    X[y == 1, :, 4:12, 4:12] += 100
+    return X, y
+
+
+def test_uint8_fit_same_pixels_in_other_dtypes_predict_the_same_or_raise(
+    uint8_frames,
+):
+    """The user trap: fit on uint8, predict on float32 0-255 or uint16.
+
+    Before the input contract only uint8 was scaled to [0, 1], so the same
+    pixels as float32 or uint16 were 255 times brighter for the model and
+    the accuracy fell to chance without a warning.
+    """
+    X, y = uint8_frames
+    clf = MultiViewClassifier(
+        LogisticRegression(),
+        n_views=5,
+        output_size=4,
+        crop_scale=(0.3, 0.5),
+        n_train_views=3,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.input_dtype_ == np.uint8 and clf.input_range_ == (40.0, 219.0)
+    assert clf.input_shape_ == (3, 16, 16) and clf.input_ndim_ == 4
+    expected = clf.predict_proba(X)
+    assert clf.score(X, y) > 0.8
+    for dtype in (np.float32, np.float64, np.uint16, np.int64):
+        np.testing.assert_array_equal(clf.predict_proba(X.astype(dtype)), expected)
+    with pytest.raises(ValueError, match=r"float32 with values in \[0.*255\)\.round"):
+        clf.predict(X.astype(np.float32) / 255)
+    with pytest.raises(ValueError, match=r"uint16 .* in \[0, 255\]"):
+        clf.predict(X.astype(np.uint16) * 16)
+    with pytest.raises(ValueError, match="not all integers"):
+        clf.predict(X + np.float32(0.5))
+    with pytest.raises(ValueError, match=r"channels-last.*transpose\(0, 3, 1, 2\)"):
+        clf.predict(X.transpose(0, 2, 3, 1))
+
+
+def test_float_fit_keeps_uint8_values_and_refuses_another_scale(uint8_frames):
+    X, y = uint8_frames
+    clf = MultiViewClassifier(
+        LogisticRegression(max_iter=1000), n_views=5, output_size=4, random_state=0
+    )
+    # fitted on float pixels 0..255: uint8 input keeps its values (the views
+    # would otherwise scale it by 1/255)
+    clf.fit(X.astype(np.float32), y)
+    np.testing.assert_array_equal(
+        clf.predict_proba(X), clf.predict_proba(X.astype(np.float32))
+    )
+    with pytest.raises(ValueError, match=r"fractions.*multiply by 255"):
+        clf.predict(X.astype(np.float32) / 255)
+    # fitted on [0, 1]: 0..255 is far outside the training range
+    clf.fit(X.astype(np.float32) / 255, y)
+    with pytest.raises(ValueError, match=r"far outside the range"):
+        clf.predict(X)
+    with pytest.raises(ValueError, match=r"far outside the range"):
+        clf.predict(X.astype(np.float32))
+    # a slightly wider range (new noise) is fine
+    assert clf.predict(np.clip(X / 255 * 1.2 - 0.1, -0.1, 1.1)).shape == (60,)

@@ -7,7 +7,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from skcells.multiview import MultiViewClassifier, RandomResizedCropViews
+from skcells.multiview import (
+    ComposedViews,
+    DihedralViews,
+    MultiViewClassifier,
+    RandomResizedCropViews,
+    TransformViews,
+)
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +314,328 @@ def test_bad_inputs_raise(clips):
     X[0, 0, 1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         RandomResizedCropViews().transform(X)
+
+
+# ----------------------------------------------------- cut, then convert
+def _whole_frame_views(views, X):
+    """The views as the previous implementation cut them (reference).
+
+    Every view's frames are taken whole, converted to float32 (uint8 scaled
+    by 1/255) and cropped by one ``roi_align`` call with the boxes in image
+    coordinates.
+    """
+    from torchvision.ops import roi_align
+
+    w = views.sample_windows(X)
+    n, m = w.boxes.shape[:2]
+    boxes = w.boxes.reshape(n * m, 4)
+    sample_index = np.repeat(np.arange(n), m)
+    if X.ndim == 4:
+        frames = X[sample_index]
+    else:
+        length = w.view_shape[0]
+        starts = w.starts.reshape(n * m)
+        frames = X[sample_index[:, None], starts[:, None] + np.arange(length)]
+        frames = frames.reshape(n * m, -1, *X.shape[-2:])
+    if frames.dtype == np.uint8:
+        src = np.multiply(frames, np.float32(1 / 255), dtype=np.float32)
+    else:
+        src = frames.astype(np.float32)
+    rois = np.c_[np.arange(n * m), boxes].astype(np.float32)
+    out = roi_align(
+        torch.from_numpy(src),
+        torch.from_numpy(rois),
+        output_size=w.view_shape[-2:],
+        spatial_scale=1.0,
+        sampling_ratio=-1,
+        aligned=True,
+    )
+    return out.numpy().reshape(n, m, *w.view_shape)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "params"),
+    [
+        ((5, 3, 24, 32), np.uint8, {"output_size": (6, 8)}),
+        ((5, 2, 17, 23), np.float64, {}),
+        ((4, 6, 3, 16, 18), np.uint8, {"output_size": 7, "clip_length": 3}),
+        ((3, 4, 1, 20, 20), np.float32, {"crop_scale": (0.6, 1.0)}),
+        ((6, 1, 12, 12), np.uint8, {"crop_scale": (0.5, 1.0), "crop_ratio": (0.2, 5)}),
+        ((4, 1, 40, 40), np.uint16, {"crop_scale": (0.01, 0.02), "output_size": 3}),
+    ],
+)
+def test_views_cut_from_patches_equal_the_whole_frame_cut(shape, dtype, params):
+    rng = np.random.default_rng(7)
+    if dtype in (np.uint8, np.uint16):
+        X = rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype)
+    else:
+        X = rng.normal(size=shape).astype(dtype)
+    views = RandomResizedCropViews(n_views=9, random_state=2, **params)
+    reference = _whole_frame_views(views, X)
+    V = views.transform(X)
+    # only the float32 rounding of the shifted box coordinates differs
+    scale = float(np.abs(reference).max())
+    np.testing.assert_allclose(V, reference, rtol=0, atol=1e-5 * max(scale, 1.0))
+    # the training path cuts the same way
+    chunks = np.concatenate(list(views.iter_views(X, batch_size=4)))
+    np.testing.assert_array_equal(chunks, V.reshape(chunks.shape))
+
+
+def test_patches_hold_every_pixel_sampling_reads():
+    # extreme boxes (thin, wide, at the edges): the fixed patch size bounds them
+    from skcells.multiview._geometry import _Geometry
+
+    X = np.random.default_rng(0).random((50, 1, 30, 41))
+    for scale, ratio in [
+        ((0.01, 0.05), (0.1, 10)),
+        ((0.9, 1.0), (0.5, 2)),
+        ((1, 1), (1, 1)),
+    ]:
+        views = RandomResizedCropViews(
+            n_views=40, crop_scale=scale, crop_ratio=ratio, random_state=0
+        )
+        boxes = views.sample_windows(X).boxes.reshape(-1, 4)
+        geometry = _Geometry.resolve(
+            X.shape, crop_scale=scale, crop_ratio=ratio, output_size=4, clip_length=None
+        )
+        patch_h, patch_w = geometry.patch_size
+        first = np.floor(boxes[:, :2] - 0.5) - 1
+        last = np.floor(boxes[:, 2:] - 0.5) + 3
+        assert np.all(
+            np.clip(last[:, 1], 0, 30) - np.clip(first[:, 1], 0, 30) <= patch_h
+        )
+        assert np.all(
+            np.clip(last[:, 0], 0, 41) - np.clip(first[:, 0], 0, 41) <= patch_w
+        )
+
+
+def test_clip_views_never_convert_whole_frames():
+    """Memory of cutting scales with the views, not with float frame windows."""
+    import tracemalloc
+
+    X = np.random.default_rng(0).integers(0, 256, (80, 9, 3, 64, 64), dtype=np.uint8)
+    views = RandomResizedCropViews(n_views=10, output_size=8, clip_length=9)
+    views.set_params(random_state=0).transform(X[:1])  # warm-up
+    tracemalloc.start()
+    try:
+        V = views.transform(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    whole_float_windows = 80 * 10 * 9 * 3 * 64 * 64 * 4  # the previous path
+    assert V.shape == (80, 10, 9, 3, 8, 8)
+    assert peak < whole_float_windows / 4
+
+
+# ------------------------------------------------- geometry per chunk
+def test_huge_n_views_draw_their_geometry_chunk_by_chunk():
+    import tracemalloc
+
+    X = np.random.default_rng(0).random((1, 1, 8, 8))
+    n_views = 200_000
+    views = RandomResizedCropViews(n_views=n_views, output_size=2, random_state=0)
+    chunks = views.iter_views(X, batch_size=1000)
+    tracemalloc.start()
+    try:
+        total = 0
+        for chunk in chunks:
+            total += chunk.shape[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    all_boxes = n_views * 4 * 8  # float64 boxes of every view: 6.4 MB
+    assert total == n_views
+    assert peak < all_boxes / 4
+    # and the chunks are the views of the whole call
+    small = RandomResizedCropViews(n_views=50, output_size=2, random_state=0)
+    np.testing.assert_array_equal(
+        np.concatenate(list(small.iter_views(X, batch_size=7))),
+        small.transform(X)[0],
+    )
+
+
+# ------------------------------------------------------------ dihedral
+def test_dihedral_views_of_an_image_are_its_8_flips_and_rotations():
+    X = np.arange(2 * 3 * 5 * 5, dtype=np.float64).reshape(2, 3, 5, 5)
+    V = DihedralViews().transform(X)
+    assert V.shape == (2, 8, 3, 5, 5) and V.dtype == np.float32
+    expected = []
+    for image in X:
+        flipped = image[:, :, ::-1]
+        expected.append(
+            [np.rot90(image, r, axes=(1, 2)) for r in range(4)]
+            + [np.rot90(flipped, r, axes=(1, 2)) for r in range(4)]
+        )
+    np.testing.assert_array_equal(V, np.asarray(expected, dtype=np.float32))
+    # 8 distinct views of an asymmetric image: exactly the dihedral group
+    assert len({v.tobytes() for v in V[0]}) == 8
+    # the 4 with rotations=False keep the shape: identity, 180, left-right, up-down
+    flips = DihedralViews(rotations=False).transform(X)
+    np.testing.assert_array_equal(flips, V[:, [0, 2, 4, 6]])
+    np.testing.assert_array_equal(flips[0, 3], X[0, :, ::-1, :])
+    # uint8 pixels are scaled like the crops
+    U = np.random.default_rng(0).integers(0, 256, (2, 1, 4, 4), dtype=np.uint8)
+    np.testing.assert_allclose(DihedralViews().transform(U)[:, 0], U / 255, atol=1e-7)
+
+
+def test_dihedral_views_of_clips_non_square_inputs_and_geometry():
+    rng = np.random.default_rng(0)
+    clips = rng.random((2, 3, 1, 6, 6)).astype(np.float32)
+    V = DihedralViews().transform(clips)
+    assert V.shape == (2, 8, 3, 1, 6, 6)
+    for t in range(3):  # the same transform on every frame
+        np.testing.assert_array_equal(
+            V[:, 1, t, 0], np.rot90(clips[:, t, 0], 1, (1, 2))
+        )
+    w = DihedralViews().sample_windows(clips)
+    np.testing.assert_array_equal(w.elements, np.tile(np.arange(8), (2, 1)))
+    np.testing.assert_array_equal(w.boxes[0, 0], [0, 0, 6, 6])
+    np.testing.assert_array_equal(w.frames[0, 0], [0, 3])
+    wide = rng.random((2, 1, 4, 6))
+    with pytest.raises(ValueError, match="square.*rotations=False"):
+        DihedralViews().transform(wide)
+    assert DihedralViews(rotations=False).transform(wide).shape == (2, 4, 1, 4, 6)
+    with pytest.raises(ValueError, match="images .* or clips"):
+        DihedralViews().transform(rng.random((3, 5)))
+
+
+def test_dihedral_training_dataset_draws_random_elements():
+    X = np.arange(16.0).reshape(1, 1, 4, 4).repeat(3, axis=0)
+    ds = DihedralViews(random_state=0).training_dataset(X, [0, 1, 2])
+    group = {v.tobytes() for v in DihedralViews().transform(X[:1])[0]}
+    seen = set()
+    for _ in range(40):
+        view, _ = ds[0]
+        seen.add(view.numpy().tobytes())
+    assert seen <= group and len(seen) > 4
+
+
+# ---------------------------------------------------------- transforms
+def _noisy(x):
+    """A user transform with torch randomness, returning a numpy array."""
+    return (x + torch.randn(x.shape)).numpy()
+
+
+def test_transform_views_are_deterministic_and_independent_of_batching(images):
+    from torchvision.transforms import v2
+
+    views = TransformViews(v2.RandomCrop(8), n_views=5, random_state=0)
+    V = views.transform(images)
+    assert V.shape == (6, 5, 3, 8, 8) and V.dtype == np.float32
+    np.testing.assert_array_equal(views.transform(images[2:4]), V[2:4])
+    np.testing.assert_array_equal(
+        np.concatenate(list(views.iter_views(images, batch_size=4))),
+        V.reshape(30, 3, 8, 8),
+    )
+    assert not np.array_equal(V[0, 0], V[0, 1])  # views differ
+    # every view is a crop of the scaled image: replaying its seed reproduces it
+    seeds = views.sample_windows(images).seeds
+    torch.manual_seed(int(seeds[1, 2]))
+    replay = v2.RandomCrop(8)(torch.from_numpy(images[1] * np.float32(1 / 255)))
+    np.testing.assert_array_equal(V[1, 2], replay.numpy())
+    # the global torch generator is left as it was
+    state = torch.random.get_rng_state()
+    TransformViews(_noisy, n_views=2, random_state=0).transform(images)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    other = TransformViews(_noisy, n_views=2, random_state=1).transform(images)
+    assert not np.allclose(other, TransformViews(_noisy, n_views=2).transform(images))
+
+
+def test_transform_views_of_clips_and_bad_transforms(clips):
+    from torchvision.transforms import v2
+
+    V = TransformViews(v2.RandomHorizontalFlip(), n_views=6, random_state=0).transform(
+        clips
+    )
+    assert V.shape == (4, 6, 7, 2, 16, 16)
+    flipped = (V == clips[:, None, :, :, :, ::-1]).all(axis=(2, 3, 4, 5))
+    same = (V == clips[:, None]).all(axis=(2, 3, 4, 5))
+    assert np.all(flipped | same) and flipped.any() and same.any()  # every frame alike
+    calls = iter(range(100))
+    ragged = TransformViews(lambda x: x[..., : 4 + next(calls) % 2], n_views=3)
+    with pytest.raises(ValueError, match="same shape"):
+        ragged.transform(clips)
+    with pytest.raises(ValueError, match="scalar"):
+        TransformViews(lambda x: x.sum(), n_views=2).transform(clips)
+
+
+# --------------------------------------------------------- composition
+def test_composed_views_are_the_product_of_their_components(images):
+    square = images[:, :, :24, :24]
+    crops = RandomResizedCropViews(n_views=3, output_size=6, random_state=0)
+    views = ComposedViews(crops, DihedralViews())
+    assert views.n_views == 24
+    V = views.transform(square)
+    C = crops.transform(square)
+    assert V.shape == (6, 24, 3, 6, 6)
+    # view j is element j % 8 of crop j // 8 (the crops drawn alone)
+    for j in range(24):
+        ref = C[:, j // 8]
+        if j % 8 >= 4:
+            ref = ref[..., ::-1]
+        np.testing.assert_array_equal(V[:, j], np.rot90(ref, j % 4, axes=(-2, -1)))
+    w = views.sample_windows(square)
+    np.testing.assert_allclose(w.boxes[:, ::8], crops.sample_windows(square).boxes)
+    np.testing.assert_array_equal(w.elements[0], np.tile(np.arange(8), 3))
+    assert len(w.components) == 2
+    np.testing.assert_array_equal(
+        np.concatenate(list(views.iter_views(square, batch_size=10))),
+        V.reshape(-1, 3, 6, 6),
+    )
+
+
+def _crop(X, boxes, size):
+    """The crop of every image of ``X`` in its box, by roi_align (reference)."""
+    from torchvision.ops import roi_align
+
+    rois = np.c_[np.arange(len(X)), boxes].astype(np.float32)
+    out = roi_align(
+        torch.from_numpy(X.astype(np.float32)),
+        torch.from_numpy(rois),
+        output_size=size,
+        spatial_scale=1.0,
+        sampling_ratio=-1,
+        aligned=True,
+    )
+    return out.numpy()
+
+
+def test_composed_geometry_maps_boxes_back_to_the_input():
+    # a crop of a flipped or rotated image is the flip or rotation of the
+    # crop of the image in the box that sample_windows maps back
+    X = np.random.default_rng(0).random((4, 1, 12, 12)).astype(np.float32)
+    crops = RandomResizedCropViews(n_views=2, output_size=4, random_state=1)
+    views = ComposedViews(DihedralViews(), crops)
+    V = views.transform(X)
+    w = views.sample_windows(X)
+    assert w.boxes.shape == (4, 16, 4)
+    inner = w.components[1].boxes  # in the frame of the element
+    for j in range(16):
+        element = j // 2
+        box = w.boxes[:, j]
+        np.testing.assert_allclose(
+            (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]),
+            (inner[:, j, 2] - inner[:, j, 0]) * (inner[:, j, 3] - inner[:, j, 1]),
+        )
+        expected = _crop(X, box, (4, 4))
+        if element >= 4:
+            expected = expected[..., ::-1]
+        expected = np.rot90(expected, element % 4, axes=(-2, -1))
+        np.testing.assert_allclose(V[:, j], expected, atol=1e-5)
+
+
+def test_composed_training_and_bad_components(images):
+    square = images[:, :, :24, :24]
+    views = ComposedViews(
+        RandomResizedCropViews(n_views=2, output_size=6, random_state=0),
+        DihedralViews(random_state=0),
+    )
+    ds = views.training_dataset(square, np.arange(6))
+    view, target = ds[3]
+    assert tuple(view.shape) == (3, 6, 6) and int(target) == 3
+    with pytest.raises(ValueError, match="'second' parameter of ComposedViews"):
+        ComposedViews(RandomResizedCropViews(), np.flip).transform(square)
+    with pytest.raises(ValueError, match="square"):
+        ComposedViews(
+            RandomResizedCropViews(output_size=(4, 6)), DihedralViews()
+        ).transform(square)

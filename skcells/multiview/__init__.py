@@ -1,9 +1,18 @@
-"""Multi-view predictions from random resized crops (paper Appendix B, Eq. 3-5)."""
+"""Multi-view prediction (paper Appendix B, Eq. 3-5): views, estimators, merges."""
 
 from . import _aggregate
 from ._aggregate import *  # noqa: F403 (the aggregation functions of its __all__)
 from ._classifier import MultiViewClassifier
+from ._regressor import MultiViewRegressor
+from ._transforms import ComposedViews, DihedralViews, TransformViews
 from ._views import RandomResizedCropViews
 
-__all__ = ["MultiViewClassifier", "RandomResizedCropViews"]
+__all__ = [
+    "ComposedViews",
+    "DihedralViews",
+    "MultiViewClassifier",
+    "MultiViewRegressor",
+    "RandomResizedCropViews",
+    "TransformViews",
+]
 __all__ += _aggregate.__all__

@@ -6,6 +6,12 @@ Pure NumPy functions on per-view outputs of ``n_samples`` inputs with
 over samples and views (a weighted :func:`numpy.bincount` with one bin per
 (sample, class) pair, never a Python loop).
 
+Every aggregation is a function of per-sample sums (or maxima) over the
+views, kept by :class:`_ViewStats`; the public functions feed it all views
+at once, and the estimators feed it chunk by chunk, so that predicting
+needs memory for the per-sample statistics and one chunk of views, not for
+every view.
+
 Ties (two classes with the same vote count or the same cumulative
 confidence) are resolved by :func:`numpy.argmax` on the returned score
 matrices, i.e. in favour of the class with the smallest code, which is the
@@ -18,6 +24,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = [
+    "aggregate_geometric_mean",
+    "aggregate_max",
     "aggregate_mean",
     "aggregate_mode",
     "aggregate_weighted",
@@ -87,18 +95,129 @@ def _check_view_proba(view_proba):
     return proba
 
 
-def _bincount_rows(labels, n_classes, weights=None):
-    """Per-row bin counts of ``labels`` (n, m) -> (n, n_classes)."""
-    n = labels.shape[0]
-    flat = (labels + n_classes * np.arange(n)[:, None]).ravel()
-    w = None if weights is None else np.asarray(weights, dtype=float).ravel()
-    counts = np.bincount(flat, weights=w, minlength=n * n_classes)
-    return counts.reshape(n, n_classes).astype(float, copy=False)
+def _check_probabilities(view_proba):
+    """``view_proba`` as for :func:`_check_view_proba`, and non-negative."""
+    proba = _check_view_proba(view_proba)
+    if np.any(proba < 0):
+        raise ValueError(
+            "view_proba must hold non-negative probabilities, got a negative value."
+        )
+    return proba
 
 
-def _vote_fractions(labels, n_classes):
-    """Fraction of the views of each row that voted for each class."""
-    return _bincount_rows(labels, n_classes) / labels.shape[1]
+# Probabilities are clipped here before their logarithm: a view that gives a
+# class probability 0 vetoes it without making the geometric mean undefined.
+_TINY = np.finfo(np.float64).tiny
+
+
+def _normalise_rows(scores):
+    """Rows divided by their sums; a row summing to 0 becomes uniform."""
+    total = scores.sum(axis=1, keepdims=True)
+    uniform = np.full_like(scores, 1.0 / scores.shape[1])
+    return np.divide(scores, total, out=uniform, where=total > 0)
+
+
+def _entropy(fractions):
+    """Entropy in nats of each row of vote fractions (``0 log 0 = 0``)."""
+    logs = np.log(fractions, out=np.zeros_like(fractions), where=fractions > 0)
+    return np.maximum(-(fractions * logs).sum(axis=1), 0.0)  # -0.0 -> 0.0
+
+
+def _runs(sample_index):
+    """Start of every run of equal sample indices."""
+    change = sample_index[1:] != sample_index[:-1]
+    return np.concatenate([[0], np.flatnonzero(change) + 1])
+
+
+class _ViewStats:
+    """Per-sample sums and maxima over views, updated chunk by chunk.
+
+    ``needs`` names the statistics to keep among ``"votes"`` (views per
+    class), ``"weighted"`` (confidence per class), ``"sum"`` (sum of the
+    probabilities), ``"log"`` (sum of the log-probabilities) and ``"max"``
+    (largest probability per class).  :meth:`add` takes the outputs of any
+    chunk of views with the sample of each view; the views of a sample may
+    span chunks.
+    """
+
+    def __init__(self, n_samples, n_classes, needs):
+        self.n_classes = n_classes
+        self.count = np.zeros(n_samples)
+        self.stats = {
+            name: np.full((n_samples, n_classes), -np.inf if name == "max" else 0.0)
+            for name in needs
+        }
+
+    def _class_sums(self, name, sample_index, labels, weights=None):
+        lo, hi = sample_index.min(), sample_index.max() + 1
+        flat = (sample_index - lo) * self.n_classes + labels
+        sums = np.bincount(flat, weights=weights, minlength=(hi - lo) * self.n_classes)
+        self.stats[name][lo:hi] += sums.reshape(hi - lo, self.n_classes)
+
+    def add(self, sample_index, labels=None, confidences=None, proba=None):
+        """Add the outputs of views of the samples ``sample_index``."""
+        sample_index = np.asarray(sample_index, dtype=np.intp)
+        if sample_index.size == 0:
+            return
+        self.count += np.bincount(sample_index, minlength=self.count.shape[0])
+        if "votes" in self.stats:
+            self._class_sums("votes", sample_index, labels)
+        if "weighted" in self.stats:
+            self._class_sums("weighted", sample_index, labels, confidences)
+        starts = None
+        for name, ufunc, values in (
+            ("sum", np.add, proba),
+            ("log", np.add, None),
+            ("max", np.maximum, proba),
+        ):
+            if name not in self.stats:
+                continue
+            if name == "log":
+                values = np.log(np.maximum(proba, _TINY))
+            starts = _runs(sample_index) if starts is None else starts
+            ufunc.at(
+                self.stats[name],
+                sample_index[starts],
+                ufunc.reduceat(values, starts, axis=0),
+            )
+
+    def votes(self):
+        """Fraction of the views of each sample that voted for each class."""
+        return self.stats["votes"] / self.count[:, None]
+
+    def weighted(self):
+        """Normalised cumulative confidences; the votes where they are all 0."""
+        z = self.stats["weighted"]
+        total = z.sum(axis=1, keepdims=True)
+        return np.divide(z, total, out=self.votes(), where=total > 0)
+
+    def mean(self):
+        """Mean probabilities."""
+        return self.stats["sum"] / self.count[:, None]
+
+    def geometric_mean(self):
+        """Normalised exponential of the mean log-probabilities."""
+        mean_log = self.stats["log"] / self.count[:, None]
+        return _normalise_rows(np.exp(mean_log - mean_log.max(axis=1, keepdims=True)))
+
+    def max(self):
+        """Normalised largest probability of each class."""
+        return _normalise_rows(self.stats["max"])
+
+    @classmethod
+    def of_views(cls, n_samples, n_views, n_classes, needs, **outputs):
+        """The statistics of complete ``(n_samples, n_views, ...)`` outputs."""
+        stats = cls(n_samples, n_classes, needs)
+        rows = np.repeat(np.arange(n_samples), n_views)
+        flat = {
+            name: None if value is None else value.reshape(n_samples * n_views, -1)
+            for name, value in outputs.items()
+        }
+        for name in ("labels", "confidences"):
+            if flat.get(name) is not None:
+                flat[name] = flat[name][:, 0]
+        stats.add(rows, **flat)
+        return stats
 
 
 def view_predictions(view_proba):
@@ -161,7 +280,9 @@ def aggregate_mode(view_labels, n_classes):
     array([[0.33333333, 0.66666667, 0.        ],
            [0.33333333, 0.        , 0.66666667]])
     """
-    return _vote_fractions(_check_view_labels(view_labels, n_classes), n_classes)
+    labels = _check_view_labels(view_labels, n_classes)
+    n, m = labels.shape
+    return _ViewStats.of_views(n, m, n_classes, ["votes"], labels=labels).votes()
 
 
 @validate_params(_N_CLASSES, prefer_skip_nested_validation=True)
@@ -211,10 +332,11 @@ def aggregate_weighted(view_labels, confidences, n_classes):
         )
     if np.any(conf < 0):
         raise ValueError("confidences must be finite and >= 0.")
-    z = _bincount_rows(labels, n_classes, weights=conf)
-    total = z.sum(axis=1, keepdims=True)
-    votes = _vote_fractions(labels, n_classes)
-    return np.divide(z, total, out=votes, where=total > 0)
+    n, m = labels.shape
+    stats = _ViewStats.of_views(
+        n, m, n_classes, ["votes", "weighted"], labels=labels, confidences=conf
+    )
+    return stats.weighted()
 
 
 def aggregate_mean(view_proba):
@@ -236,7 +358,68 @@ def aggregate_mean(view_proba):
     >>> aggregate_mean([[[0.2, 0.8], [0.6, 0.4]]])
     array([[0.4, 0.6]])
     """
-    return _check_view_proba(view_proba).mean(axis=1)
+    proba = _check_view_proba(view_proba)
+    n, m, k = proba.shape
+    return _ViewStats.of_views(n, m, k, ["sum"], proba=proba).mean()
+
+
+def aggregate_geometric_mean(view_proba):
+    """Geometric mean of the per-view class probabilities, renormalised.
+
+    ``p_k(i) ∝ exp(mean_j log h_k(i, j))``, the mean of the
+    log-probabilities (ttach's ``"gmean"`` merge): a class that one view
+    rules out (probability 0) is ruled out.  Probabilities are clipped at
+    the smallest positive float64 before the logarithm, so a class that
+    every view rules out keeps the order given by its other probabilities.
+
+    Parameters
+    ----------
+    view_proba : array-like of shape (n_samples, n_views, n_classes)
+        Non-negative class probabilities of every view.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Rows sum to 1.
+
+    Examples
+    --------
+    >>> from skcells.multiview import aggregate_geometric_mean
+    >>> proba = [[[0.2, 0.8], [0.8, 0.2]], [[0.5, 0.5], [0.0, 1.0]]]
+    >>> aggregate_geometric_mean(proba).round(3)
+    array([[0.5, 0.5],
+           [0. , 1. ]])
+    """
+    proba = _check_probabilities(view_proba)
+    n, m, k = proba.shape
+    return _ViewStats.of_views(n, m, k, ["log"], proba=proba).geometric_mean()
+
+
+def aggregate_max(view_proba):
+    """Largest probability of each class over the views, renormalised.
+
+    ``p_k(i) ∝ max_j h_k(i, j)`` (ttach's ``"max"`` merge): the predicted
+    class is the one some view is most confident about.
+
+    Parameters
+    ----------
+    view_proba : array-like of shape (n_samples, n_views, n_classes)
+        Non-negative class probabilities of every view.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Rows sum to 1 (uniform where every probability is 0).
+
+    Examples
+    --------
+    >>> from skcells.multiview import aggregate_max
+    >>> aggregate_max([[[0.4, 0.6], [0.9, 0.1]]])
+    array([[0.6, 0.4]])
+    """
+    proba = _check_probabilities(view_proba)
+    n, m, k = proba.shape
+    return _ViewStats.of_views(n, m, k, ["max"], proba=proba).max()
 
 
 def view_agreement(view_labels, prediction):
@@ -312,12 +495,9 @@ def vote_entropy(view_labels, n_classes, *, normalize=False):
     >>> vote_entropy([[0, 0, 1, 1]], n_classes=2, normalize=True)
     array([1.])
     """
-    labels = _check_view_labels(view_labels, n_classes)
-    votes = _vote_fractions(labels, n_classes)
-    logs = np.log(votes, out=np.zeros_like(votes), where=votes > 0)
-    entropy = -(votes * logs).sum(axis=1)
-    entropy = np.maximum(entropy, 0.0)  # -0.0 -> 0.0
+    entropy = _entropy(aggregate_mode(view_labels, n_classes))
     if normalize:
+        labels = np.asarray(view_labels)
         top = np.log(min(n_classes, labels.shape[1]))
         entropy = entropy / top if top > 0 else np.zeros_like(entropy)
     return entropy

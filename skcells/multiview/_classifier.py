@@ -1,56 +1,31 @@
-"""Multi-view classifier: predict from many random crops (paper Eq. 3-5)."""
+"""Multi-view classifier: predict from many views of each input (paper Eq. 3-5)."""
 
 import logging
-from numbers import Integral
 
 import numpy as np
-import torch
-from sklearn import get_config
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    MetaEstimatorMixin,
-    _fit_context,
-    clone,
-)
+from sklearn.base import ClassifierMixin, _fit_context, clone, is_regressor
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils import Bunch, _safe_indexing, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
-    process_routing,
-)
+from sklearn.utils import Bunch, get_tags
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
-from skorch import NeuralNet
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
-from ._aggregate import (
-    aggregate_mean,
-    aggregate_mode,
-    aggregate_weighted,
-    view_agreement,
-    view_predictions,
-    vote_entropy,
-)
-from ._views import RandomResizedCropViews, _check_views_input
+from ._aggregate import _entropy, _ViewStats, view_predictions
+from ._base import _BaseMultiView, _is_torch_net, _unwrap
 
 __all__ = ["MultiViewClassifier"]
 
 logger = logging.getLogger(__name__)
 
-
-def _is_torch_net(estimator):
-    """Whether views go to ``estimator`` as float32 tensors (skorch nets)."""
-    if isinstance(estimator, FrozenEstimator):
-        estimator = estimator.estimator
-    return isinstance(estimator, NeuralNet)
+# The per-view statistics each aggregation needs, and the method of
+# _ViewStats that turns them into scores.
+_AGGREGATIONS = {
+    "mode": (("votes",), "votes"),
+    "weighted": (("votes", "weighted"), "weighted"),
+    "mean": (("sum",), "mean"),
+    "geometric_mean": (("log",), "geometric_mean"),
+    "max": (("max",), "max"),
+}
 
 
 def _can_predict_proba(self):
@@ -59,36 +34,18 @@ def _can_predict_proba(self):
     return self.aggregation == "mode" or hasattr(estimator, "predict_proba")
 
 
-def _index_sample_aligned(params, n_samples, index):
-    """Index every sample-aligned fit parameter with ``index``, the rest as is.
+class MultiViewClassifier(ClassifierMixin, _BaseMultiView):
+    """Classify from many views of each input (paper Eq. 3-5).
 
-    A parameter is sample-aligned when it is array-like with one entry per
-    sample, the rule by which scikit-learn's cross-validation slices fit
-    parameters (in its private ``_check_method_params``); such values are
-    indexed with :func:`sklearn.utils._safe_indexing`.
-    """
-    return {
-        key: _safe_indexing(value, index)
-        if np.shape(value)[:1] == (n_samples,)
-        else value
-        for key, value in params.items()
-    }
-
-
-class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """Classify from many random resized crops of each input (paper Eq. 3-5).
-
-    ``fit`` clones ``estimator`` and trains it on random resized crops of the
-    training data; prediction cuts ``n_views`` random views of every input
-    (:class:`RandomResizedCropViews`), lets the estimator predict each view
-    (paper Eq. 3: label ``y(i, j) = argmax_k h_k`` and confidence ``c(i, j)
-    = max_k h_k``) and aggregates the views of a sample as ``aggregation``
-    says: ``"mode"`` is the paper's MVM (Eq. 4), ``"weighted"`` its MVWCo-S
-    (Eq. 5), ``"mean"`` the mean of the probabilities (classic test-time
-    augmentation).  The views' geometry is that of
-    ``RandomResizedCropViews(n_views, crop_scale=..., crop_ratio=...,
-    output_size=output_size_, clip_length=clip_length_,
-    random_state=random_state).sample_windows(X)``.
+    ``fit`` clones ``estimator`` and trains it on random views of the
+    training data; prediction cuts ``n_views`` views of every input (by
+    default random resized crops, :class:`RandomResizedCropViews`), lets the
+    estimator predict each view (paper Eq. 3: label ``y(i, j) = argmax_k
+    h_k`` and confidence ``c(i, j) = max_k h_k``) and aggregates the views
+    of a sample as ``aggregation`` says: ``"mode"`` is the paper's MVM
+    (Eq. 4), ``"weighted"`` its MVWCo-S (Eq. 5), ``"mean"``,
+    ``"geometric_mean"`` and ``"max"`` the merges of test-time augmentation.
+    :meth:`sample_windows` gives the geometry of the prediction views.
 
     Training depends on the kind of estimator:
 
@@ -96,55 +53,97 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
       ``NeuralNetClassifier`` or
       :class:`~skcells.curriculum.CurriculumNeuralNetClassifier`) is fitted
       on a dataset that cuts a fresh random view of a sample every time it
-      is accessed, so every epoch sees new crops and skorch's internal
-      validation split is cropped too, as in the paper.  Its targets are
-      the integer codes of ``classes_``; fit parameters such as
-      ``difficulty`` are passed unchanged (one entry per sample).
-      ``n_train_views`` is not used;
+      is accessed, so every epoch sees new views and skorch's internal
+      validation split is cut too, as in the paper.  Its targets are the
+      integer codes of ``classes_``; fit parameters such as ``difficulty``
+      are passed unchanged (one entry per sample).  ``n_train_views`` is not
+      used;
     - any other estimator is fitted once on ``n_train_views`` random views
       per sample, flattened to 2-D, with the targets and every
       sample-aligned fit parameter repeated alongside;
     - a :class:`sklearn.frozen.FrozenEstimator` is used as is (not refitted)
       and ``classes_`` is taken from it.
 
-    The single-view baseline of the paper is the same model with
-    ``n_views=1``.  ``n_views``, ``crop_scale``, ``crop_ratio``,
-    ``aggregation``, ``batch_size`` and ``random_state`` are read at predict
-    time: changing them with ``set_params`` after ``fit`` takes effect
-    without refitting.  ``output_size`` and ``clip_length`` fix the input of
-    the fitted estimator and are resolved at fit time (``output_size_``,
-    ``clip_length_``).
+    **Training views are fixed at fit; prediction views are read at
+    predict.**  ``fit`` trains on ``train_views`` if it is given, else on
+    the views the classifier would predict with at that moment (``views``,
+    or the crops of ``crop_scale``, ``crop_ratio``, ``output_size`` and
+    ``clip_length``), and keeps them as ``train_views_``.  ``views``,
+    ``n_views``, ``crop_scale``, ``crop_ratio``, ``aggregation``,
+    ``batch_size`` and ``random_state`` are read at predict time: changing
+    them with ``set_params`` after ``fit`` changes only the prediction
+    views, without refitting.  A search that refits (``GridSearchCV`` over
+    ``crop_scale``) changes the training views too unless ``train_views`` is
+    set.  The single-view baseline of the paper is the same fitted model
+    with ``n_views=1``.
+
+    **Input contract.**  ``fit`` records the dtype, value range and layout
+    of ``X`` (``input_dtype_``, ``input_range_``, ``input_shape_``).  uint8
+    images and clips are scaled to ``[0, 1]`` when cut, other dtypes keep
+    their values, so at predict time: images fitted on an integer dtype
+    (uint8 pixels, say) accept another dtype only when every value is an
+    integer the fitted dtype holds (float32 0-255 or uint16 0-255 become the
+    same uint8 pixels), and raise otherwise (floats in [0, 1], uint16 above
+    255); uint8 input to a classifier fitted on floats keeps its values
+    (it is not scaled); any input whose values fall far outside the fitted
+    range (by more than its width), or fractional values in [0, 1] where
+    integer pixels up to 255 were fitted, raises.  Another number of
+    channels or dimensions raises; the height, width and number of frames
+    may differ if a view fits.
 
     Parameters
     ----------
     estimator : estimator object
         Classifier with ``fit`` and ``predict`` (and ``predict_proba`` for
-        ``aggregation="weighted"`` or ``"mean"``).  Skorch nets receive
-        float32 tensors of shape ``(batch, *view_shape)``; other estimators
-        receive float 2-D arrays ``(batch, prod(view_shape))``.
+        every aggregation but ``"mode"``).  Skorch nets receive float32
+        tensors of shape ``(batch, *view_shape)``; other estimators receive
+        float 2-D arrays ``(batch, prod(view_shape))``.  Regressors are
+        refused: use :class:`MultiViewRegressor`.
+    views : views object, callable or None, default=None
+        The prediction views.  None: ``n_views`` random resized crops from
+        ``crop_scale``, ``crop_ratio``, ``output_size`` and ``clip_length``.
+        A views object (:class:`RandomResizedCropViews`,
+        :class:`DihedralViews`, :class:`ComposedViews`,
+        :class:`TransformViews`) defines them alone: the crop parameters must
+        then keep their defaults (set them on the object, ``views__n_views``
+        in a search).  A callable, such as a torchvision v2 transform, gives
+        ``n_views`` views through :class:`TransformViews`.  A views object
+        without a ``random_state`` takes the classifier's.
+    train_views : views object, callable or None, default=None
+        The training views.  None: the prediction views' settings at fit
+        time (with ``n_views=n_train_views`` where the views have an
+        ``n_views`` parameter).  Their views must have the shape of the
+        prediction views.
     n_views : int, default=10
-        Number of views ``m`` per input at predict time.
+        Number of random crops (``views=None``) or transform views (a
+        callable ``views``) per input at predict time.
     crop_scale : tuple of float, default=(0.1, 0.2)
         Range of the area fraction of a crop (length fraction for 2-D X),
         ``0 < min <= max <= 1``.
     crop_ratio : tuple of float, default=(3/4, 4/3)
         Range of the width/height aspect ratio of a crop (log-uniform).
     output_size : int, tuple of int or None, default=None
-        Size of a view, see :class:`RandomResizedCropViews`; None is the
+        Size of a crop, see :class:`RandomResizedCropViews`; None is the
         size of a square crop at the mean of ``crop_scale`` at fit time.
     clip_length : int or None, default=None
         Consecutive frames per clip view (paper: 9); None takes every frame.
-    aggregation : {"mode", "weighted", "mean"}, default="mode"
+    aggregation : {"mode", "weighted", "mean", "geometric_mean", "max"}, \
+default="mode"
         ``"mode"``: most frequent view label (the paper's MVM, Eq. 4), ties
         go to the class that comes first in ``classes_``; ``"weighted"``:
         largest cumulative confidence (the paper's MVWCo-S, Eq. 5), same tie
-        rule; ``"mean"``: largest mean probability.
+        rule; ``"mean"``: largest mean probability; ``"geometric_mean"``:
+        largest mean log-probability (renormalised); ``"max"``: largest
+        probability of any view (renormalised).
     n_train_views : int, default=1
-        Views per training sample drawn once for non-skorch estimators.
+        Views per training sample drawn once for non-skorch estimators (the
+        ``n_views`` of the default training views).
     batch_size : int or None, default=None
-        Largest number of views cut and sent to the estimator at once;
-        bounds memory for clips.  None sends all ``n_samples * n_views``
-        views in one call.
+        Largest number of views cut and sent to the estimator at once; it
+        bounds the memory of prediction (the geometry of the views is drawn
+        chunk by chunk, and ``predict``, ``predict_proba`` and
+        ``predict_uncertainty`` keep per-sample sums, not the views'
+        outputs).  None sends all ``n_samples * n_views`` views in one call.
     random_state : int, RandomState instance or None, default=None
         Seed of the training and prediction views.  With an int, repeated
         predictions are identical; with None every call draws new views.
@@ -157,14 +156,24 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         The fitted (or frozen) estimator.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    output_size_ : int or tuple of int
-        Resolved size of every view.
-    clip_length_ : int or None
-        Resolved clip length (None for images and 2-D input).
+    train_views_ : views object
+        The fitted training views.
     view_shape_ : tuple of int
         Shape of one view as cut (before flattening for non-skorch estimators).
+    output_size_ : int or tuple of int
+        Size of every view: ``(height, width)`` of image and clip views, the
+        length of 2-D views.
+    clip_length_ : int or None
+        Frames of a clip view (None for images and 2-D input).
     input_ndim_ : int
         Number of dimensions of the training input (2, 4 or 5).
+    input_shape_ : tuple of int
+        Shape of one training input: ``(n_channels, height, width)``,
+        ``(n_frames, n_channels, height, width)`` or ``(n_features,)``.
+    input_dtype_ : numpy.dtype
+        dtype of the training input.
+    input_range_ : tuple of float
+        Smallest and largest value of the training input.
     n_features_in_ : int
         Number of features seen during fit (2-D input only).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -172,7 +181,9 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     See Also
     --------
-    RandomResizedCropViews : The view generator.
+    MultiViewRegressor : The same for continuous targets such as counts.
+    RandomResizedCropViews, DihedralViews, ComposedViews, TransformViews :
+        The views.
     aggregate_mode, aggregate_weighted, aggregate_mean : The aggregation rules.
 
     Examples
@@ -194,20 +205,17 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     (2, 2)
     """
 
-    # The view parameters are those of RandomResizedCropViews, which checks
-    # the crop ranges and output_size against the input.
     _parameter_constraints = {
-        **RandomResizedCropViews._parameter_constraints,
-        "estimator": [HasMethods(["fit", "predict"])],
-        "aggregation": [StrOptions({"mode", "weighted", "mean"})],
-        "n_train_views": RandomResizedCropViews._parameter_constraints["n_views"],
-        "batch_size": [None, Interval(Integral, 1, None, closed="left")],
+        **_BaseMultiView._parameter_constraints,
+        "aggregation": [StrOptions(set(_AGGREGATIONS))],
     }
 
     def __init__(
         self,
         estimator,
         *,
+        views=None,
+        train_views=None,
         n_views=10,
         crop_scale=(0.1, 0.2),
         crop_ratio=(3 / 4, 4 / 3),
@@ -219,6 +227,8 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         random_state=None,
     ):
         self.estimator = estimator
+        self.views = views
+        self.train_views = train_views
         self.n_views = n_views
         self.crop_scale = crop_scale
         self.crop_ratio = crop_ratio
@@ -228,59 +238,6 @@ class MultiViewClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_train_views = n_train_views
         self.batch_size = batch_size
         self.random_state = random_state
-
-    # ---------------------------------------------------------------- input
-    def _validate_input(self, X, y=None, *, reset):
-        """Validate X (and y at fit); 2-D input goes through validate_data."""
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        shape = getattr(X, "shape", None)
-        ndim = len(shape) if shape is not None else np.asarray(X).ndim
-        if reset:
-            if y is None:
-                raise ValueError(
-                    f"{type(self).__name__} requires y to be passed, but the "
-                    "target y is None."
-                )
-            if ndim == 2:
-                X, y = validate_data(self, X, y, dtype="numeric")
-            else:  # raises for inputs that are not 2-D, 4-D or 5-D
-                X = _check_views_input(X)
-                y = column_or_1d(y, warn=True)
-                check_consistent_length(X, y)
-                for attr in ("n_features_in_", "feature_names_in_"):
-                    self.__dict__.pop(attr, None)
-            self.input_ndim_ = X.ndim
-            return X, y
-        if self.input_ndim_ == 2:
-            return validate_data(self, X, reset=False, dtype="numeric")
-        if ndim != self.input_ndim_:
-            raise ValueError(
-                f"X must be {self.input_ndim_}-D like the training input (shape "
-                f"(n_samples, {', '.join(map(str, self._input_shape))})); got a "
-                f"{ndim}-D input"
-                + (f" of shape {tuple(shape)}." if shape is not None else ".")
-            )
-        X = _check_views_input(X)
-        channel_axis = 0 if self.input_ndim_ == 4 else 1
-        if X.shape[1 + channel_axis] != self._input_shape[channel_axis]:
-            raise ValueError(
-                f"X has {X.shape[1 + channel_axis]} channels, but "
-                f"{type(self).__name__} was fitted on inputs with "
-                f"{self._input_shape[channel_axis]} channels."
-            )
-        return X
-
-    def _views(self, n_views, output_size, clip_length):
-        """The views of the classifier's crop parameters and random_state."""
-        return RandomResizedCropViews(
-            n_views,
-            crop_scale=self.crop_scale,
-            crop_ratio=self.crop_ratio,
-            output_size=output_size,
-            clip_length=clip_length,
-            random_state=self.random_state,
-        )
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -294,7 +251,7 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             Training inputs (flat features, images or clips).  uint8 images
             and clips are scaled to ``[0, 1]``.
         y : array-like of shape (n_samples,)
-            Class labels of any type.
+            Class labels of any type; a continuous target is refused.
         **fit_params : dict
             Parameters for ``estimator.fit``, e.g. ``difficulty`` for
             :class:`~skcells.curriculum.CurriculumNeuralNetClassifier`.  With
@@ -308,18 +265,15 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         self : MultiViewClassifier
             The fitted classifier.
         """
-        if get_config().get("enable_metadata_routing", False):
-            params = dict(process_routing(self, "fit", **fit_params).estimator.fit)
-        else:
-            params = dict(fit_params)
+        params = self._routed_params(fit_params)
+        if is_regressor(_unwrap(self.estimator)):
+            raise ValueError(
+                f"estimator={self.estimator!r} is a regressor; MultiViewClassifier "
+                "needs a classifier. Use MultiViewRegressor to aggregate the views' "
+                "predictions of a continuous target."
+            )
         X, y = self._validate_input(X, y, reset=True)
-        self._input_shape = tuple(X.shape[1:])
-        views = self._views(self.n_train_views, self.output_size, self.clip_length)
-        views.fit(X)
-        self.output_size_ = views.output_size_
-        self.clip_length_ = views.clip_length_
-        self.view_shape_ = views.view_shape_
-
+        views = self._fit_views(X)
         estimator = clone(self.estimator)
         if isinstance(estimator, FrozenEstimator):
             if not hasattr(estimator, "classes_"):
@@ -330,6 +284,12 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             self.classes_ = np.asarray(estimator.classes_)
             logger.info("Using the frozen estimator as is; it is not refitted.")
         else:
+            if type_of_target(y, input_name="y") == "continuous":
+                raise ValueError(
+                    "Unknown label type: y is continuous (for instance "
+                    f"{y[:3].tolist()}), but MultiViewClassifier predicts classes. "
+                    "Use MultiViewRegressor for counts and other continuous targets."
+                )
             check_classification_targets(y)
             self.classes_, y_codes = np.unique(y, return_inverse=True)
             if self.classes_.shape[0] < 2:
@@ -341,13 +301,9 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
                 )
             y_codes = y_codes.astype(np.int64)
             if _is_torch_net(estimator):
-                estimator.fit(views.training_dataset(X, y_codes), y_codes, **params)
+                estimator = self._fit_estimator(estimator, views, X, y_codes, params)
             else:
-                chunks = views.iter_views(X, batch_size=self.batch_size, training=True)
-                Xv = np.concatenate([c.reshape(c.shape[0], -1) for c in chunks])
-                index = np.repeat(np.arange(X.shape[0]), self.n_train_views)
-                params = _index_sample_aligned(params, X.shape[0], index)
-                estimator.fit(Xv, y[index], **params)
+                estimator = self._fit_estimator(estimator, views, X, y, params)
         self.estimator_ = estimator
         return self
 
@@ -372,13 +328,9 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             )
         return cols
 
-    def _view_outputs(self, X):
-        """Per-view class codes, confidences and probabilities (or None)."""
-        check_is_fitted(self)
-        self._validate_params()
-        X = self._validate_input(X, reset=False)
-        n_samples, n_classes = X.shape[0], len(self.classes_)
-        torch_net = _is_torch_net(self.estimator_)
+    def _view_method(self):
+        """The estimator's per-view output: ``(labels, confidences, proba)``."""
+        n_classes = len(self.classes_)
         has_proba = hasattr(self.estimator_, "predict_proba")
         if not has_proba and self.aggregation != "mode":
             raise ValueError(
@@ -386,45 +338,48 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
                 f"predict_proba; {type(self.estimator_).__name__} has none. Use "
                 "aggregation='mode'."
             )
-        cols = self._column_map(torch_net)
-        views = self._views(self.n_views, self.output_size_, self.clip_length_)
-        chunks = views.iter_views(X, batch_size=self.batch_size)
-        outputs = []
-        for chunk in chunks:
-            if torch_net:
-                Xc = torch.as_tensor(chunk, dtype=torch.float32)
-            else:
-                Xc = chunk.reshape(chunk.shape[0], -1)
-            if has_proba:
-                proba = np.asarray(self.estimator_.predict_proba(Xc), dtype=float)
-                if cols is not None:
-                    full = np.zeros((proba.shape[0], n_classes))
-                    full[:, cols] = proba
-                    proba = full
-                elif proba.ndim != 2 or proba.shape[1] != n_classes:
+        cols = self._column_map(_is_torch_net(self.estimator_))
+
+        def method(Xc):
+            if not has_proba:
+                pred = np.asarray(self.estimator_.predict(Xc))
+                codes = np.searchsorted(self.classes_, pred)
+                codes = np.clip(codes, 0, n_classes - 1)
+                if not np.array_equal(self.classes_[codes], pred):
                     raise ValueError(
-                        f"The estimator's predict_proba returned shape {proba.shape}"
-                        f", expected (n_views, {n_classes}) for classes_ "
+                        f"The estimator predicted labels that are not in classes_ "
                         f"{self.classes_!r}."
                     )
-                outputs.append(proba)
-            else:
-                pred = np.asarray(self.estimator_.predict(Xc))
-                outputs.append(np.searchsorted(self.classes_, pred))
-        if has_proba:
-            proba = np.concatenate(outputs).reshape(n_samples, -1, n_classes)
-            labels, confidences = view_predictions(proba)
-            return labels, confidences, proba
-        labels = np.concatenate(outputs).reshape(n_samples, -1)
-        return labels, np.ones(labels.shape), None
+                return codes, np.ones(codes.shape), None
+            proba = np.asarray(self.estimator_.predict_proba(Xc), dtype=float)
+            if cols is not None:
+                full = np.zeros((proba.shape[0], n_classes))
+                full[:, cols] = proba
+                proba = full
+            elif proba.ndim != 2 or proba.shape[1] != n_classes:
+                raise ValueError(
+                    f"The estimator's predict_proba returned shape {proba.shape}"
+                    f", expected (n_views, {n_classes}) for classes_ "
+                    f"{self.classes_!r}."
+                )
+            labels, confidences = view_predictions(proba[None])
+            return labels[0], confidences[0], proba
 
-    def _aggregate(self, labels, confidences, proba):
-        n_classes = len(self.classes_)
-        if self.aggregation == "mode":
-            return aggregate_mode(labels, n_classes)
-        if self.aggregation == "weighted":
-            return aggregate_weighted(labels, confidences, n_classes)
-        return aggregate_mean(proba)
+        return method
+
+    def _view_stats(self, X, *, votes=False):
+        """Per-sample statistics of the views of ``X`` for the aggregation."""
+        self._check_ready()
+        needs, _ = _AGGREGATIONS[self.aggregation]
+        needs = set(needs) | ({"votes"} if votes else set())
+        n_samples, _, chunks = self._view_chunks(X, self._view_method())
+        stats = _ViewStats(n_samples, len(self.classes_), needs)
+        for rows, (labels, confidences, proba) in chunks:
+            stats.add(rows, labels, confidences, proba)
+        return stats
+
+    def _scores(self, stats):
+        return getattr(stats, _AGGREGATIONS[self.aggregation][1])()
 
     def predict_views(self, X):
         """Label and confidence of every view (paper Eq. 3).
@@ -444,8 +399,17 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             Largest class probability ``c(i, j)`` of each view (1 for an
             estimator without ``predict_proba``).
         """
-        labels, confidences, _ = self._view_outputs(X)
-        return self.classes_[labels], confidences
+        self._check_ready()
+        n_samples, n_views, chunks = self._view_chunks(X, self._view_method())
+        labels = np.empty(n_samples * n_views, dtype=np.intp)
+        confidences = np.empty(n_samples * n_views)
+        start = 0
+        for _, (codes, conf, _) in chunks:
+            labels[start : start + len(codes)] = codes
+            confidences[start : start + len(codes)] = conf
+            start += len(codes)
+        shape = (n_samples, n_views)
+        return self.classes_[labels.reshape(shape)], confidences.reshape(shape)
 
     @available_if(_can_predict_proba)
     def predict_proba(self, X):
@@ -461,10 +425,12 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
         -------
         proba : ndarray of shape (n_samples, n_classes)
             The vote fractions (``aggregation="mode"``), the normalised
-            cumulative confidences (``"weighted"``) or the mean view
-            probabilities (``"mean"``), columns in the order of ``classes_``.
+            cumulative confidences (``"weighted"``), the mean view
+            probabilities (``"mean"``), their normalised geometric mean
+            (``"geometric_mean"``) or normalised maximum (``"max"``), columns
+            in the order of ``classes_``.
         """
-        return self._aggregate(*self._view_outputs(X))
+        return self._scores(self._view_stats(X))
 
     def predict(self, X):
         """Aggregated label of every input.
@@ -481,7 +447,7 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             ``classes_[argmax(scores)]`` of the aggregated scores; ties go to
             the class that comes first in ``classes_``.
         """
-        scores = self._aggregate(*self._view_outputs(X))
+        scores = self._scores(self._view_stats(X))
         return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_uncertainty(self, X):
@@ -502,49 +468,24 @@ n_channels, height, width) or (n_samples, n_frames, n_channels, height, width)
             most ``log(min(n_classes, n_views))``).  Abstain, e.g., where
             ``agreement`` is low.
         """
-        labels, confidences, proba = self._view_outputs(X)
-        codes = np.argmax(self._aggregate(labels, confidences, proba), axis=1)
+        stats = self._view_stats(X, votes=True)
+        codes = np.argmax(self._scores(stats), axis=1)
+        votes = stats.votes()
         return Bunch(
             prediction=self.classes_[codes],
-            agreement=view_agreement(labels, codes),
-            entropy=vote_entropy(labels, len(self.classes_)),
-        )
-
-    # ------------------------------------------------------------- routing
-    def get_metadata_routing(self):
-        """Get the metadata routing of this object.
-
-        ``fit`` routes metadata to ``estimator.fit``; the classifier's own
-        requests (e.g. ``sample_weight`` for ``score``) are included, so it can
-        be the last step of a :class:`~sklearn.pipeline.Pipeline` that is
-        scored under metadata routing.
-
-        Returns
-        -------
-        routing : MetadataRouter
-            The routing information.
-        """
-        router = MetadataRouter(owner=self).add_self_request(self)
-        return router.add(
-            estimator=self.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            agreement=votes[np.arange(len(codes)), codes],
+            entropy=_entropy(votes),
         )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = False
         # A view sees only part of an input: on tabular data (such as the
         # two-feature blobs of scikit-learn's checks) crops of 10-20 % of the
         # features cannot reach a high training accuracy.  Whole views
         # (crop_scale=(1, 1)) predict as well as the estimator.
         try:
-            partial_views = bool(np.min(self.crop_scale) < 1)
-        except (TypeError, ValueError):
-            partial_views = True
-        try:
             estimator_poor = get_tags(self.estimator).classifier_tags.poor_score
         except (AttributeError, TypeError):
             estimator_poor = False
-        tags.classifier_tags.poor_score = bool(partial_views or estimator_poor)
+        tags.classifier_tags.poor_score = bool(self._partial_views() or estimator_poor)
         return tags

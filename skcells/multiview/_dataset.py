@@ -4,20 +4,21 @@ import numpy as np
 import torch
 
 
-class _RandomViewDataset(torch.utils.data.Dataset):
+class _ViewDataset(torch.utils.data.Dataset):
     """Returns ``(view, y[i])`` with a fresh random view of sample ``i``.
 
-    Built by :meth:`RandomResizedCropViews.training_dataset`.  The views are
-    drawn from a NumPy generator seeded with ``seed`` (folded with the
-    worker seed in DataLoader worker processes), so every epoch, and the
-    internal validation split alike, sees new views.  ``__getitems__`` cuts a
-    whole batch with one batched call.
+    Built by the views objects' ``training_dataset``.  The views are drawn
+    by the plan of the views (``plan.random_params``) from a NumPy generator
+    seeded with ``seed`` (folded with the worker seed in DataLoader worker
+    processes), so every epoch, and the internal validation split alike,
+    sees new views.  ``__getitems__`` cuts a whole batch with one batched
+    call.
     """
 
-    def __init__(self, X, y, geometry, seed):
+    def __init__(self, X, y, plan, seed):
         self.X = X
         self.y = np.asarray(y)
-        self.geometry = geometry
+        self.plan = plan
         self.seed = int(seed)
         self._generator = np.random.default_rng(self.seed)
         self._worker_seed = None
@@ -34,8 +35,8 @@ class _RandomViewDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, indices):
         index = np.asarray(indices, dtype=np.intp)
-        u = self._rng().random((index.shape[0], self.geometry.n_draws))
-        views = self.geometry.cut(self.X, index, *self.geometry.windows(u))
+        params = self.plan.random_params(self._rng(), index.shape[0])
+        views = self.plan.cut(self.X, index, params)
         Xv = torch.as_tensor(views, dtype=torch.float32)
         yv = torch.as_tensor(self.y[index])
         return list(zip(Xv.unbind(0), yv.unbind(0), strict=True))

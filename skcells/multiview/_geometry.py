@@ -3,9 +3,15 @@
 A view is placed by ``_Geometry.n_draws`` uniforms (area, log aspect ratio,
 x, y, first frame).  :meth:`_Geometry.windows` turns them into boxes (or
 feature windows) and first frames; :meth:`_Geometry.cut` cuts the views of a
-chunk with a single :func:`torchvision.ops.roi_align` call (``aligned=True``:
+chunk with :func:`torchvision.ops.roi_align` (``aligned=True``:
 pixel-accurate sub-pixel boxes, adaptive sampling that averages when a crop
 is shrunk).
+
+Cut, then convert: only the pixels a view's bilinear sampling reads (its box
+and a margin, on the frames of its clip window) are gathered from the input
+in its own dtype (uint8 frames stay uint8), a block of views at a time, and
+only those patches are converted to float32 before ``roi_align``.  Memory
+therefore scales with the views, never with whole float frames.
 """
 
 import math
@@ -14,11 +20,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from torchvision.ops import roi_align
 
 from ..utils import check_int
 
 _KINDS = {2: "flat", 4: "image", 5: "clip"}
+
+# Float32 bytes of source patches converted at once when cutting views: the
+# working memory of a cut beyond its output.
+_CUT_BLOCK_BYTES = 1 << 25
 
 
 def _resolve_output_size(output_size, kind):
@@ -53,12 +64,19 @@ def _to_float_tensor(arr):
     return torch.from_numpy(out)
 
 
-def _rows(X, index):
-    """``X[index]``, a cheap slice when ``index`` is a contiguous range."""
-    if index.size and index[-1] - index[0] + 1 == index.size:
-        if np.all(np.diff(index) == 1):
-            return X[index[0] : index[-1] + 1]
-    return X[index]
+def _patch_rows(low, high, size, extent):
+    """First pixel of the ``extent`` pixels that sampling ``[low, high]`` reads.
+
+    ``roi_align(aligned=True)`` samples at positions strictly inside ``(low -
+    0.5, high - 0.5)`` and interpolates between ``floor(p)`` and ``floor(p) +
+    1``: the patch starts a pixel before ``floor(low - 0.5)`` (a margin for
+    float32 rounding of the box), and is moved inwards where it would leave
+    the image.  It depends on the box alone, and no sampling position reaches
+    the last row of a patch unless that row is the image's, so ``roi_align``
+    clamps at the image edge exactly as on the whole frame.
+    """
+    first = np.clip(np.floor(low - 0.5).astype(np.intp) - 1, 0, size)
+    return np.minimum(first, size - extent)
 
 
 def _cut_flat(X, sample_index, windows, out_len):
@@ -139,6 +157,24 @@ class _Geometry:
             view_shape = (length, *view_shape)
         return cls(kind, tuple(shape), crop_scale, crop_ratio, out, length, view_shape)
 
+    @property
+    def patch_size(self):
+        """Rows and columns of the patch gathered for every image or clip view.
+
+        The largest box of the crop parameters is ``sqrt(max_area *
+        max_ratio)`` wide (at most the image width) and ``sqrt(max_area /
+        min_ratio)`` tall; the patch adds the pixels bilinear sampling reads
+        beyond it and a margin (see :func:`_patch_rows`).
+        """
+        height, width = self.shape[-2:]
+        area = self.crop_scale[1] * height * width
+        box_w = min(width, math.sqrt(area * self.crop_ratio[1]))
+        box_h = min(height, math.sqrt(area / self.crop_ratio[0]))
+        return (
+            min(height, math.ceil(box_h) + 5),
+            min(width, math.ceil(box_w) + 5),
+        )
+
     def windows(self, u):
         """Boxes (or feature windows) and first frames from uniforms ``u``.
 
@@ -179,29 +215,83 @@ class _Geometry:
         return boxes, starts
 
     def cut(self, X, sample_index, boxes, starts):
-        """Cut the views ``(k, *view_shape)`` of the samples ``sample_index``."""
+        """Cut the views ``(k, *view_shape)`` of the samples ``sample_index``.
+
+        Images and clips: the patch of every view (its box plus a margin, on
+        the frames of its window) is gathered in the input's dtype, converted
+        to float32 (uint8 scaled to [0, 1]) and resized by ``roi_align``, in
+        blocks of at most ``_CUT_BLOCK_BYTES`` of float patches.  Every patch
+        has the size :attr:`patch_size` (that of the largest box the crop
+        parameters allow), so a block takes one ``roi_align`` call, and its
+        place depends only on its own box (:func:`_patch_rows`): a view never
+        depends on the other views of its chunk, and the views equal those
+        cut from whole float frames up to float32 rounding of the shifted box
+        coordinates.
+        """
         if self.kind == "flat":
             return _cut_flat(X, sample_index, boxes, self.output_size)
         k = sample_index.shape[0]
-        if self.kind == "image":
-            uniq, batch_index = np.unique(sample_index, return_inverse=True)
-            src = _to_float_tensor(_rows(X, uniq))
-        else:  # the frames of every view, channels of all frames stacked
-            _, _, n_channels, height, width = X.shape
-            frames = X[
-                sample_index[:, None], starts[:, None] + np.arange(self.clip_length)
-            ]
-            src = _to_float_tensor(frames).reshape(
-                k, self.clip_length * n_channels, height, width
+        clips = X if self.kind == "clip" else X[:, None]
+        length = self.clip_length or 1
+        n_channels, height, width = clips.shape[2:]
+        out_h, out_w = self.output_size
+        out = np.empty((k, length, n_channels, out_h, out_w), dtype=np.float32)
+        if k == 0:
+            return out.reshape(k, *self.view_shape)
+        boxes = np.asarray(boxes, dtype=np.float64)
+        patch_h, patch_w = self.patch_size
+        top = _patch_rows(boxes[:, 1], boxes[:, 3], height, patch_h)
+        left = _patch_rows(boxes[:, 0], boxes[:, 2], width, patch_w)
+        first_frames = np.zeros(k, np.intp) if starts is None else np.asarray(starts)
+        frames = first_frames[:, None] + np.arange(length)
+        windows = sliding_window_view(clips, (patch_h, patch_w), axis=(3, 4))
+        step = max(1, _CUT_BLOCK_BYTES // (4 * length * n_channels * patch_h * patch_w))
+        for lo in range(0, k, step):
+            block = slice(lo, lo + step)
+            patches = windows[
+                sample_index[block, None],
+                frames[block],
+                :,
+                top[block, None],
+                left[block, None],
+            ]  # (kb, length, n_channels, patch_h, patch_w) in the input's dtype
+            kb = patches.shape[0]
+            src = _to_float_tensor(
+                patches.reshape(kb, length * n_channels, patch_h, patch_w)
             )
-            batch_index = np.arange(k)
-        rois = np.concatenate([batch_index[:, None].astype(np.float64), boxes], axis=1)
-        out = roi_align(
-            src,
-            torch.from_numpy(rois.astype(np.float32)),
-            output_size=self.output_size,
-            spatial_scale=1.0,
-            sampling_ratio=-1,
-            aligned=True,
-        )
-        return out.numpy().reshape(k, *self.view_shape)
+            # shifted in float32, where subtracting an integer is exact
+            rois = np.empty((kb, 5), dtype=np.float32)
+            rois[:, 0] = np.arange(kb)
+            offsets = np.stack([left[block], top[block]] * 2, axis=1)
+            np.subtract(
+                boxes[block].astype(np.float32),
+                offsets.astype(np.float32),
+                out=rois[:, 1:],
+            )
+            views = roi_align(
+                src,
+                torch.from_numpy(rois),
+                output_size=(out_h, out_w),
+                spatial_scale=1.0,
+                sampling_ratio=-1,
+                aligned=True,
+            )
+            out[block] = views.numpy().reshape(kb, length, n_channels, out_h, out_w)
+            del patches, src, views  # before the next block's are made
+        return out.reshape(k, *self.view_shape)
+
+    def to_input(self, boxes, view_boxes):
+        """Map boxes in view coordinates to the input, for views cut at ``boxes``.
+
+        A view of size ``output_size`` stretches its box linearly, so a box
+        ``view_boxes`` inside the view (``[0, out_w] x [0, out_h]``, or
+        ``[0, output_size]`` for 2-D input) covers this part of the input.
+        """
+        if self.kind == "flat":
+            scale = (boxes[:, 1] - boxes[:, 0]) / self.output_size
+            return boxes[:, :1] + view_boxes * scale[:, None]
+        out_h, out_w = self.output_size
+        sx = (boxes[:, 2] - boxes[:, 0]) / out_w
+        sy = (boxes[:, 3] - boxes[:, 1]) / out_h
+        scale = np.stack([sx, sy, sx, sy], axis=1)
+        return np.tile(boxes[:, :2], 2) + view_boxes * scale

@@ -87,13 +87,43 @@ def _draw_salt(random_state, *, training=False):
     return salt ^ _TRAIN_STREAM if training else salt
 
 
+def _component_salt(salt, position):
+    """The salt of the component at ``position`` of a composition of views.
+
+    Position 0 keeps ``salt``, so the first component of a composition draws
+    exactly the views it draws alone; later positions get independent streams.
+    """
+    if position == 0:
+        return salt
+    with np.errstate(over="ignore"):
+        mixed = _splitmix64(np.uint64(salt % (1 << 64)) ^ np.uint64(position))
+    return int(mixed)
+
+
+def _uniforms_at(keys, salt, view_index, n_draws):
+    """Uniforms in [0, 1) of shape (k, n_draws) for k views.
+
+    ``keys`` holds the content key of the sample of every view (from
+    :func:`_row_keys`) and ``view_index`` its view index: the uniforms of a
+    view depend on nothing else, so any subset of the views of any batch can
+    be drawn on its own (the geometry of a chunk is computed with the chunk).
+    """
+    view_index = np.asarray(view_index, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        base = _splitmix64(
+            np.asarray(keys, dtype=np.uint64) ^ np.uint64(salt % (1 << 64))
+        )
+        counter = view_index[:, None] * np.uint64(n_draws) + np.arange(
+            1, n_draws + 1, dtype=np.uint64
+        )
+        counter = counter * np.uint64(0x9E3779B97F4A7C15)
+        z = _splitmix64(base[:, None] + counter)
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
 def _uniforms(X, salt, n_views, n_draws):
     """Uniforms in [0, 1) of shape (n_samples, n_views, n_draws), keyed on X."""
     n = X.shape[0]
-    with np.errstate(over="ignore"):
-        base = _splitmix64(_row_keys(X) ^ np.uint64(salt % (1 << 64)))
-        counter = np.arange(1, n_views * n_draws + 1, dtype=np.uint64)
-        counter = counter * np.uint64(0x9E3779B97F4A7C15)
-        z = _splitmix64(base[:, None] + counter[None, :])
-    u = (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    return u.reshape(n, n_views, n_draws)
+    keys = np.repeat(_row_keys(X), n_views)
+    view_index = np.tile(np.arange(n_views), n)
+    return _uniforms_at(keys, salt, view_index, n_draws).reshape(n, n_views, n_draws)
