@@ -500,6 +500,16 @@ def test_tune_predict_time_refuses_what_it_cannot_tune(digits_split):
         tune_predict_time(plain, X_val, y_val, n_trials=1)
 
 
+def test_tune_predict_time_refuses_views_objects(digits_split):
+    from skcells.multiview import DihedralViews
+
+    X_train, y_train, X_val, y_val = digits_split
+    clf = MultiViewClassifier(LogisticRegression(max_iter=300), views=DihedralViews())
+    clf.fit(X_train.reshape(-1, 1, 8, 8), y_train)
+    with pytest.raises(ValueError, match=r"views=DihedralViews\(\)\. Tune the"):
+        tune_predict_time(clf, X_val.reshape(-1, 1, 8, 8), y_val, n_trials=1)
+
+
 def test_warn_if_flat():
     study = optuna.create_study(study_name="flat", direction="maximize")
     assert warn_if_flat(study) is None  # no trial
