@@ -10,6 +10,7 @@ with a non-zero exit status, never as a traceback.
 import argparse
 import logging
 import sys
+import traceback
 
 from ._commands import CommandError, generate, predict, reproduce, show, tune
 from ._version import __version__
@@ -81,14 +82,36 @@ def main(argv=None):
     )
     try:
         return int(args._run(args) or 0)
-    except (CommandError, ValueError, TypeError, OSError) as exc:
-        # OSError: missing inputs, unwritable outputs, a file where a folder
-        # is expected -- all caused by the user's arguments or environment.
-        print(f"skcells {args.command}: error: {exc}", file=sys.stderr)
+    except (
+        CommandError,
+        ValueError,
+        TypeError,
+        OSError,
+        MemoryError,
+        OverflowError,
+    ) as exc:
+        # OSError: missing inputs, unwritable outputs, a full disk, no
+        # network; MemoryError and OverflowError: sizes the machine cannot
+        # hold -- all caused by the user's arguments or environment.  Any
+        # other exception is a bug and keeps its traceback; with -v these
+        # show theirs too.
+        if args.verbose:
+            traceback.print_exc()
+        print(f"skcells {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"skcells {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc):
+    """The message of an exception on one line (its type when it has none)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, MemoryError):
+        return f"not enough memory ({text or 'MemoryError'}); use smaller sizes."
+    if isinstance(exc, OverflowError):
+        return f"a number is too large ({text or 'OverflowError'})."
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,7 +57,14 @@ def pairflip_mapping(classes):
     {0: 1, 1: 2, 2: 0}
     """
     classes = np.asarray(classes)
-    if classes.ndim != 1 or len(np.unique(classes)) != len(classes):
+    try:
+        distinct = classes.ndim == 1 and len(np.unique(classes)) == len(classes)
+    except TypeError:  # objects that cannot be ordered, e.g. 1 and "a"
+        raise TypeError(
+            "classes must be labels of one comparable kind (numbers or strings), "
+            f"got {classes.tolist()!r}."
+        ) from None
+    if not distinct:
         raise ValueError(
             f"classes must be a 1-D sequence of distinct labels, got {classes!r}."
         )
@@ -65,8 +72,9 @@ def pairflip_mapping(classes):
         raise ValueError(
             f"classes must hold at least 2 labels for a pair flip, got {classes!r}."
         )
-    targets = np.roll(classes, -1)
-    return {a.item(): b.item() for a, b in zip(classes, targets)}
+    # tolist() gives Python scalars for numeric arrays and the objects
+    # themselves for object arrays (strings), which have no .item()
+    return dict(zip(classes.tolist(), np.roll(classes, -1).tolist()))
 
 
 def _resolve_mapping(mapping, y):
@@ -79,7 +87,15 @@ def _resolve_mapping(mapping, y):
             )
         return dict(CIFAR10_ASYMMETRIC_MAPPING)
     if mapping == "pairflip":
-        return pairflip_mapping(np.unique(y))
+        try:
+            classes = np.unique(y)
+        except TypeError:  # object labels that cannot be ordered
+            raise TypeError(
+                "mapping='pairflip' orders the classes of y, which must then be of "
+                f"one comparable kind (numbers or strings), got labels of dtype "
+                f"{y.dtype} such as {y[:5].tolist()!r}."
+            ) from None
+        return pairflip_mapping(classes)
     if not mapping:
         raise ValueError("mapping must not be empty, got {}.")
     same = [k for k, v in mapping.items() if k == v]

@@ -111,6 +111,12 @@ from skcells.tuning import (
     warn_if_flat,
     write_study_report,
 )
+from skcells.utils import (
+    cap_n_jobs,
+    check_free_space,
+    load_npy,
+    open_regular_file,
+)
 
 NAN = np.nan
 # The classes of invalid input of issue 9; every one must have cases.
@@ -2603,6 +2609,169 @@ for _call, _kind, _exc, _name in (
     bad(_kind, f"experiments-{_name}", _call, _exc, _name)
 
 
+# --- issue 16: hostile files, huge numbers, resources, numeric traps --------
+def _hostile(kind):
+    """A FIFO, a symlink or a device where a file or folder is expected."""
+    folder = _tmpdir()
+    if kind == "fifo":
+        os.mkfifo(folder / "bccd.zip")
+        return folder / "bccd.zip"
+    if kind == "symlink":
+        (folder / "a").write_bytes(b"x")
+        (folder / "link").symlink_to(folder / "a")
+        return folder
+    return Path("/dev/zero")
+
+
+def _checkpoint_with_int_keys():
+    path = _tmpdir() / "int_keys.pt"
+    torch.save({0: torch.zeros(2), "bias": torch.zeros(2)}, path)
+    return path
+
+
+def _malformed_journal():
+    folder = _tmpdir()
+    (folder / "optuna-journal.log").write_text('{"op_code": 99}\n')
+    return folder
+
+
+for _kw, _kind in (
+    ({"rbc_mean": 1e300}, "range"),
+    ({"rbc_std": 1e6}, "range"),
+    ({"wbc_mean": 1e40}, "range"),
+    ({"wbc_std": 1e300}, "range"),
+    ({"step": 1e39}, "range"),
+    ({"n_videos": 10**8}, "range"),
+    ({"n_frames": 10**6}, "range"),
+    ({"size": 5000}, "range"),
+    ({"rbc_absorbance": (1e39, 0, 0)}, "range"),
+    ({"wbc_absorbance": (0, 1e300, 0)}, "range"),
+    ({"nucleus_absorbance": (0, 0, 51)}, "range"),
+    ({"n_frames": 1000, "size": 4096}, "range"),
+):
+    _name = next(iter(_kw))
+    bad(
+        _kind,
+        f"GenerationParams-huge-{_name}",
+        lambda kw=_kw: GenerationParams(**kw),
+        ValueError,
+        _name,
+    )
+for _call, _kind, _exc, _match, _name in (
+    (
+        lambda: fetch_synthetic_blood_videos(n_videos=2, n_frames=2, size=8,
+                                             data_home=_tmpdir(), verbose="yes"),
+        "type", TypeError, "verbose", "fetch_synthetic-verbose",
+    ),
+    (
+        lambda: fetch_synthetic_blood_videos(n_videos=10**7, n_frames=40, size=4096,
+                                             data_home=_tmpdir()),
+        "range", OSError, "n_videos, n_frames or size", "fetch_synthetic-no-space",
+    ),
+    (
+        lambda: fetch_bccd(data_home=_tmpdir(), local_path=_hostile("fifo")),
+        "type", ValueError, "local_path", "fetch_bccd-local_path-fifo",
+    ),
+    (
+        lambda: fetch_bccd(data_home=_tmpdir(), local_path=_hostile("device")),
+        "type", ValueError, "local_path", "fetch_bccd-local_path-device",
+    ),
+    (
+        lambda: scale_difficulty(["0.5", "0.1"]),
+        "type", TypeError, "difficulty", "scale_difficulty-strings",
+    ),
+    (
+        lambda: scale_difficulty([0.5 + 1j, 0.1]),
+        "type", TypeError, "difficulty", "scale_difficulty-complex",
+    ),
+    (
+        lambda: difficulty_score(["1"], [1]),
+        "type", TypeError, "blur", "difficulty_score-strings",
+    ),
+    (
+        lambda: _net().fit(X_NET, Y, difficulty=[str(d) for d in D_NET]),
+        "type", TypeError, "difficulty", "net-difficulty-strings",
+    ),
+    (
+        lambda: asymmetric_label_noise(
+            np.array([1, "a", 1, "a"], dtype=object), 0.5, mapping="pairflip"
+        ),
+        "type", TypeError, "pairflip", "label_noise-pairflip-mixed",
+    ),
+    (
+        lambda: pairflip_mapping(np.array([1, "a"], dtype=object)),
+        "type", TypeError, "classes", "pairflip_mapping-mixed",
+    ),
+    (
+        lambda: make_model("cnn9", 2, width=np.inf),
+        "nan", ValueError, "width", "make_model-width-inf",
+    ),
+    (
+        lambda: make_model("cnn9", 2, width=1e300),
+        "range", ValueError, "width", "make_model-width-huge",
+    ),
+    (
+        lambda: X3D(2, depth_factor=np.inf),
+        "nan", ValueError, "depth_factor", "X3D-depth_factor-inf",
+    ),
+    (
+        lambda: make_model("cnn9", 2, width=0.125, freeze_backbone="no"),
+        "type", TypeError, "freeze_backbone", "make_model-freeze_backbone-no",
+    ),
+    (
+        lambda: read_checkpoint(_checkpoint_with_int_keys()),
+        "type", ValueError, "keys must be parameter names", "read_checkpoint-keys",
+    ),
+    (
+        lambda: make_storage("sqlite:///:memory:", connect_timeout=1e300),
+        "range", ValueError, "connect_timeout", "make_storage-connect_timeout-huge",
+    ),
+    (
+        lambda: make_storage("sqlite:///:memory:", heartbeat_interval=10**6),
+        "range", ValueError, "heartbeat_interval", "make_storage-heartbeat-huge",
+    ),
+    (
+        lambda: make_storage(
+            "sqlite:///:memory:", heartbeat_interval=5, grace_period=10**17
+        ),
+        "range", ValueError, "grace_period", "make_storage-grace_period-huge",
+    ),
+    (
+        lambda: load_or_create_study("s", out_dir=_malformed_journal()),
+        "type", ValueError, "malformed", "load_or_create_study-journal",
+    ),
+    (
+        lambda: cap_n_jobs(0, 3),
+        "range", ValueError, "n_jobs", "cap_n_jobs-n_jobs",
+    ),
+    (
+        lambda: cap_n_jobs(2, 0),
+        "range", ValueError, "n_tasks", "cap_n_jobs-n_tasks",
+    ),
+    (
+        lambda: check_free_space(_tmpdir(), 10**30, what="the test data"),
+        "range", OSError, "the test data needs", "check_free_space",
+    ),
+    (
+        lambda: open_regular_file("link", root=_hostile("symlink")),
+        "type", ValueError, "symbolic link", "open_regular_file-symlink",
+    ),
+    (
+        lambda: open_regular_file("../x", root=_tmpdir()),
+        "range", ValueError, "relative path", "open_regular_file-dotdot",
+    ),
+    (
+        lambda: open_regular_file(_hostile("device")),
+        "type", ValueError, "device", "open_regular_file-device",
+    ),
+    (
+        lambda: load_npy(__file__, dtype=np.int64, shape=(None,)),
+        "type", ValueError, "magic", "load_npy-not-npy",
+    ),
+):  # fmt: skip
+    bad(_kind, _name, _call, _exc, _match)
+
+
 # ------------------------------------------------------------------- tests
 @pytest.mark.parametrize(("call", "exc", "match"), CASES)
 def test_bad_input(call, exc, match):
@@ -2801,7 +2970,24 @@ CLI_CASES = [
         "type",
         False,
     ),
-]
+    # issue 16: numbers beyond float32/int64, sizes, timings, checkpoints
+    ("generate", ["generate", *_TINY, "--rbc-mean", "1e300"], "rbc_mean", "range",
+     False),
+    ("generate", ["generate", *_TINY, "--step", "1e39"], "step", "range", False),
+    ("generate", ["generate", "--size", "4096", "--n-frames", "1000"],
+     "n_frames=1000", "range", False),
+    ("generate", ["generate", "--n-videos", "10000000", "--n-frames", "40",
+                  "--size", "4096"], "n_videos, n_frames or size", "range", False),
+    ("show", ["show", *_TINY, "--fps", "1e-300", "--out", "{tmp}"], "fps", "range",
+     False),
+    ("show", ["show", *_TINY, "--fps", "inf", "--out", "{tmp}"], "fps", "nan", False),
+    ("tune", ["tune", "--connect-timeout", "1e300", "--create", "--out", "{tmp}"],
+     "connect_timeout", "range", False),
+    ("tune", ["tune", "--storage", "sqlite:///{tmp}.db", "--heartbeat-interval",
+              "1000000", "--create"], "heartbeat_interval", "range", False),
+    ("reproduce", ["reproduce", "--scale", "smoke", "--weights", "cnn9={file}",
+                   "--out", "{tmp}"], "--weights cnn9=", "type", False),
+]  # fmt: skip
 CLI_PARAMS = [
     pytest.param(*case, id=f"skcells {' '.join(case[1][:1] + case[1][-3:])}[{case[3]}]")
     for case in CLI_CASES

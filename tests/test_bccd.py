@@ -13,6 +13,7 @@ import http.server
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import tarfile
@@ -145,7 +146,9 @@ def _leftovers(home):
 
 
 def _shadow_copy(source, dst, tamper=None):
-    """Mirror a copy with symlinks; copy and alter the ``tamper`` files.
+    """Mirror a copy with hard links; copy and alter the ``tamper`` files.
+
+    (Symbolic links would be refused: only regular files are read.)
 
     ``tamper`` maps a relative path to a function ``bytes -> bytes | None``
     (None deletes the file).
@@ -162,7 +165,10 @@ def _shadow_copy(source, dst, tamper=None):
             if blob is not None:
                 out.write_bytes(blob)
         else:
-            out.symlink_to(src)
+            try:
+                os.link(src, out)
+            except OSError:  # another file system
+                shutil.copyfile(src, out)
     return dst
 
 

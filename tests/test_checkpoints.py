@@ -109,6 +109,10 @@ def test_numpy_loads_never_allow_pickle():
             assert allow is None or (
                 isinstance(allow, ast.Constant) and allow.value is False
             ), f"{rel}:{line}: np.load(..., allow_pickle=True)"
+        elif name.rsplit(".", 1)[-1] == "load_npy":
+            # skcells.utils.load_npy refuses object dtypes before reading:
+            # nothing to unpickle (tests/test_hardening.py)
+            found += 1
     assert found > 0
 
 

@@ -101,6 +101,24 @@ def _parse_weights(items):
     return weights
 
 
+def _check_checkpoints(weights):
+    """Read every checkpoint file before any training, so a bad one fails first.
+
+    A file that cannot be read as a state dict (not a checkpoint, keys that
+    are not parameter names, pickled objects) is reported before hours of
+    training rather than after.  Model names and missing files are checked
+    by :func:`~skcells.experiments.run_experiments`.
+    """
+    from ..models import read_checkpoint
+
+    for model, value in weights.items():
+        if value != "download" and os.path.isfile(value):
+            try:
+                read_checkpoint(value)
+            except ValueError as exc:
+                raise ValueError(f"--weights {model}={value}: {exc}") from None
+
+
 def run(args):
     """Run the experiments and write the results into ``args.out``."""
     from ..datasets import summarize_conditions
@@ -111,7 +129,9 @@ def run(args):
         results_markdown,
         run_experiments,
     )
+    from ..utils import atomic_file
 
+    _check_checkpoints(_parse_weights(args.weights))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {os.fspath(out)!r} exists and is not a folder.")
@@ -122,18 +142,21 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     written = []
 
-    def save_figure(fig, name):
-        fig.savefig(out / name, dpi=120)
+    def save(name, write):
+        # each file appears whole, with the permissions of any other output
+        with atomic_file(out / name) as tmp:
+            write(tmp)
         written.append(out / name)
 
-    experiment.results.to_csv(out / "results.csv", index=False)
-    written.append(out / "results.csv")
+    def save_figure(fig, name):
+        save(name, lambda path: fig.savefig(path, dpi=120))
+
+    save("results.csv", lambda path: experiment.results.to_csv(path, index=False))
     data_summary = None
     if experiment.videos is not None:
         data_summary = summarize_conditions(experiment.videos)
     text = results_markdown(experiment, data_summary=data_summary)
-    (out / "results.md").write_text(text, encoding="utf-8")
-    written.append(out / "results.md")
+    save("results.md", lambda path: path.write_text(text, encoding="utf-8"))
     if experiment.videos is not None:
         save_figure(plot_sample_videos(experiment.videos), "fig1_sample_frames.png")
         save_figure(plot_competence(experiment), "fig2_competence.png")

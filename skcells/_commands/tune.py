@@ -261,6 +261,16 @@ def run(args):
         check_real(args.timeout, "--timeout", low=0, low_open=True)
     if args.sampler_seed is not None:
         check_int(args.sampler_seed, "--sampler-seed", low=0, high=2**32 - 1)
+    # The storage's timing options, checked as make_storage checks them (it
+    # returns a storage object unchanged), before --out is created below.
+    from ..tuning import make_storage
+
+    make_storage(
+        optuna.storages.InMemoryStorage(),
+        connect_timeout=args.connect_timeout,
+        heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period,
+    )
     space = PredictTimeSpace(
         n_views=tuple(args.n_views or defaults["n_views"]),
         crop_scale_low=tuple(args.crop_scale_low),

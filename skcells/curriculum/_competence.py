@@ -97,8 +97,18 @@ def scale_difficulty(difficulty, method="cdf"):
         sorted_d = np.sort(d)
         return np.searchsorted(sorted_d, d, side="right") / d.size
     if method == "minmax":
-        span = d.max() - d.min() if d.size else 0.0
-        return (d - d.min()) / span if span > 0 else np.zeros_like(d)
+        if d.size == 0:
+            return d
+        low, high = d.min(), d.max()
+        if high <= low:
+            return np.zeros_like(d)
+        with np.errstate(over="ignore"):
+            span = high - low
+        if not np.isfinite(span):
+            # a span beyond the float range (difficulties near -1e308 and
+            # 1e308) would be inf and give NaN: halve everything first
+            d, low, high = d / 2, low / 2, high / 2
+        return np.clip((d - low) / (high - low), 0.0, 1.0)
     if method == "none":
         if np.any(d < 0) or np.any(d > 1):
             raise ValueError(

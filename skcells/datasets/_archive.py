@@ -1,7 +1,9 @@
 """Verified copies and safe extraction of the files a sha256 manifest lists.
 
-``files`` maps relative POSIX names to ``{"sha256": ..., "size": ...}``; each
-file is streamed into place while its size and digest are checked.
+``files`` maps relative POSIX names to ``{"sha256": ..., "size": ...}``.
+Only those names are ever opened in a source; each is read (at most its
+recorded size plus one byte) and checked against its size and digest
+before it is written anywhere.
 """
 
 import hashlib
@@ -13,29 +15,58 @@ import zipfile
 import zlib
 from pathlib import PurePosixPath
 
+from ..utils import open_regular_file
+
 __all__ = ["copy_verified", "extract_verified"]
 
 _CHUNK = 1 << 20
+# Longest symbolic-link target read from an archive (Linux's PATH_MAX).
+_MAX_LINK = 4096
 
 
 def copy_verified(src_root, dest_root, files):
     """Copy ``files`` from the folder ``src_root`` to ``dest_root``, verifying each.
+
+    Every file is first checked to be a regular file inside ``src_root``
+    (no symbolic link, device or FIFO, on the way or at the end) of the
+    recorded size, all of them before anything is copied; each is then read
+    and verified before it is written.
 
     Raises
     ------
     FileNotFoundError
         If a file is missing from ``src_root``.
     ValueError
-        If a file has the wrong size or sha256.
+        If a file is not a regular file inside ``src_root``, or has the
+        wrong size or sha256.
     """
     for name, meta in files.items():
-        src = src_root / name
-        if not src.is_file():
-            raise FileNotFoundError(
-                f"file {name} is missing from the local copy {src_root}."
+        with _open_source(src_root, name, meta) as f:
+            size = os.fstat(f.fileno()).st_size
+        if size != meta["size"]:
+            raise ValueError(
+                f"file {name} in {src_root} has {size} bytes, expected "
+                f"{meta['size']}: the copy is corrupted or from another commit."
             )
-        with open(src, "rb") as f:
+    for name, meta in files.items():
+        with _open_source(src_root, name, meta) as f:
             _write_verified(f, dest_root / name, name, meta, src_root)
+
+
+def _open_source(src_root, name, meta):
+    """Open ``src_root/name``, a regular file inside the folder, or explain why not."""
+    try:
+        return open_regular_file(name, root=src_root)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"file {name} is missing from the local copy {src_root}."
+        ) from None
+    except ValueError as exc:
+        raise ValueError(
+            f"file {name} of the local copy {src_root} cannot be used ({exc}): "
+            "only regular files inside the copy are read (no symbolic links, "
+            "devices or FIFOs); nothing was copied."
+        ) from None
 
 
 def extract_verified(archive, dest, files):
@@ -55,7 +86,15 @@ def extract_verified(archive, dest, files):
         does not match.
     """
     try:
-        seen = _extract_members(archive, dest, files)
+        f = open_regular_file(archive)
+    except ValueError as exc:
+        raise ValueError(
+            f"{archive} is not an archive ({exc}): expected the BCCD repository "
+            "folder or its .zip/.tar.gz archive."
+        ) from None
+    try:
+        with f:
+            seen = _extract_members(archive, f, dest, files)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
         raise ValueError(f"archive {archive} is damaged or truncated: {exc}.") from exc
     missing = sorted(set(files) - seen)
@@ -67,42 +106,46 @@ def extract_verified(archive, dest, files):
 
 
 def _write_verified(src, dest, name, meta, origin):
-    """Stream ``src`` into ``dest`` while checking size and sha256.
+    """Read ``src``, check its size and sha256, and only then write ``dest``.
 
     At most ``size + 1`` bytes are read, so an oversized member (e.g. a
-    decompression bomb) is refused without being written out.
+    decompression bomb) is refused without being held or written; the
+    manifest's sizes (a few hundred kB for BCCD) bound the memory.
     """
-    h = hashlib.sha256()
+    blob = bytearray()
     remaining = meta["size"] + 1
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "wb") as out:
-        while remaining > 0 and (chunk := src.read(min(_CHUNK, remaining))):
-            h.update(chunk)
-            out.write(chunk)
-            remaining -= len(chunk)
-    written = meta["size"] + 1 - remaining
-    if written != meta["size"]:
+    while remaining > 0 and (chunk := src.read(min(_CHUNK, remaining))):
+        blob += chunk
+        remaining -= len(chunk)
+    if len(blob) != meta["size"]:
         raise ValueError(
             f"file {name} in {origin} has "
-            f"{'more than ' if remaining == 0 else ''}{written} bytes, "
+            f"{'more than ' if remaining == 0 else ''}{len(blob)} bytes, "
             f"expected {meta['size']}: the copy is corrupted or from another commit."
         )
-    if h.hexdigest() != meta["sha256"]:
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != meta["sha256"]:
         raise ValueError(
-            f"file {name} in {origin} has sha256 {h.hexdigest()}, expected "
+            f"file {name} in {origin} has sha256 {digest}, expected "
             f"{meta['sha256']}: the copy is corrupted or from another commit."
         )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as out:
+        out.write(blob)
 
 
-def _members(archive):
+def _members(archive, f):
     """List ``(name, kind, link_target, opener)`` for a zip or tar archive.
 
-    ``kind`` is one of ``"file"``, ``"dir"``, ``"symlink"``, ``"hardlink"``
-    or ``"other"``; ``opener()`` returns a binary file object for files.
-    Returns the open archive (a context manager) and the list.
+    ``f`` is the archive, open.  ``kind`` is one of ``"file"``, ``"dir"``,
+    ``"symlink"``, ``"hardlink"`` or ``"other"``; ``opener()`` returns a
+    binary file object for files.  A zip stores a link's target as the
+    member's data: at most 4096 bytes of it are read.  Returns the open
+    archive (a context manager) and the list.
     """
-    if zipfile.is_zipfile(archive):
-        zf = zipfile.ZipFile(archive)
+    if zipfile.is_zipfile(f):
+        f.seek(0)
+        zf = zipfile.ZipFile(f)
         members = []
         for info in zf.infolist():
             mode = info.external_attr >> 16
@@ -110,13 +153,15 @@ def _members(archive):
             if info.is_dir():
                 kind = "dir"
             elif stat.S_ISLNK(mode):
-                kind, link = "symlink", zf.read(info).decode("utf-8", "replace")
+                kind, link = "symlink", _zip_link(zf, info)
             elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
                 kind = "other"
             members.append((info.filename, kind, link, lambda i=info: zf.open(i)))
         return zf, members
-    if tarfile.is_tarfile(archive):
-        tf = tarfile.open(archive)
+    f.seek(0)
+    if tarfile.is_tarfile(f):
+        f.seek(0)
+        tf = tarfile.open(fileobj=f)
         members = []
         for info in tf.getmembers():
             kinds = ("file", "dir", "symlink", "hardlink")
@@ -128,6 +173,15 @@ def _members(archive):
     raise ValueError(f"{archive} is neither a zip nor a tar archive.")
 
 
+def _zip_link(zf, info):
+    """The target of a zip symlink member, or None when it is implausibly long."""
+    if info.file_size > _MAX_LINK:
+        return None
+    with zf.open(info) as member:
+        target = member.read(_MAX_LINK + 1)
+    return None if len(target) > _MAX_LINK else target.decode("utf-8", "replace")
+
+
 def _unsafe_reason(name, kind, link):
     """Return why an archive member could escape the target, or None."""
     reason = _unsafe_path(name)
@@ -136,6 +190,8 @@ def _unsafe_reason(name, kind, link):
     if kind == "other":
         return "it is neither a regular file, a folder nor a link"
     if kind in ("symlink", "hardlink"):
+        if link is None:
+            return f"it is a {kind} whose target is longer than {_MAX_LINK} bytes"
         if not link or _unsafe_path(link) not in (None, "contains '..'"):
             return f"it is a {kind} to {link!r}"
         # Symlinks resolve from the member's folder, hard links from the root.
@@ -157,9 +213,9 @@ def _unsafe_path(path):
     return None
 
 
-def _extract_members(archive, dest, files):
+def _extract_members(archive, f, dest, files):
     """Write the listed members (see :func:`extract_verified`); return their names."""
-    handle, members = _members(archive)
+    handle, members = _members(archive, f)
     with handle:
         for name, kind, link, _ in members:
             reason = _unsafe_reason(name, kind, link)

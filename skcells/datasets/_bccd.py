@@ -17,7 +17,9 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
+import urllib.error
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
@@ -29,7 +31,11 @@ from ..utils import (
     atomic_directory,
     cache_lock,
     check_bool,
+    check_free_space,
     check_option,
+    download_error,
+    load_npy,
+    network_timeout,
     params_hash,
     sha256_file,
     verify_manifest,
@@ -55,6 +61,11 @@ _CACHE_FORMAT = 1
 _PER_IMAGE = ("BCCD/JPEGImages/", "BCCD/Annotations/")
 _IMAGE_ID = re.compile(r"BloodImage_\d{5}")
 _ARRAYS = "images counts boxes box_labels box_offsets split image_id".split()
+# Download policy: one retry, a second apart, and no socket silent for longer
+# than _TIMEOUT seconds (scikit-learn's fetch_file retries 3 times by default).
+_N_RETRIES = 1
+_RETRY_DELAY = 1.0
+_TIMEOUT = 20.0
 
 
 def fetch_bccd(
@@ -186,15 +197,25 @@ def fetch_bccd(
         if len(kept) < len(files):
             root = root / f"partial-{params_hash({'files': sorted(kept)})[:16]}"
             files = kept
-    with cache_lock(root):
-        arrays = _load_processed(root / "processed")
-        if arrays is None:
-            _ensure_raw(root, files, local_path, download_if_missing)
-            with atomic_directory(root / "processed") as tmp:
-                _build_processed(root / "raw", tmp)
+    # A valid cache is read without the lock, so without write access.
+    arrays = _load_processed(root / "processed")
+    if arrays is None:
+        with cache_lock(root):
             arrays = _load_processed(root / "processed")
-        if arrays is None:  # pragma: no cover - the cache was just written
-            raise RuntimeError(f"the BCCD cache in {root} could not be read back")
+            if arrays is None:
+                _ensure_raw(root, files, local_path, download_if_missing)
+                n_images = sum(name.startswith(_PER_IMAGE[0]) for name in files)
+                check_free_space(
+                    root,
+                    n_images * int(np.prod(IMAGE_SHAPE)) + 2**20,
+                    what="the decoded BCCD images",
+                    advice="free some space or pass another data_home",
+                )
+                with atomic_directory(root / "processed") as tmp:
+                    _build_processed(root / "raw", tmp)
+                arrays = _load_processed(root / "processed")
+    if arrays is None:  # pragma: no cover - the cache was just written
+        raise RuntimeError(f"the BCCD cache in {root} could not be read back")
     return _make_bunch(arrays, subset=subset, target=target, return_X_y=return_X_y)
 
 
@@ -235,10 +256,20 @@ def _local_copy(value, name="local_path"):
             f"folder or its archive, got {type(value).__name__}."
         )
     path = Path(value).expanduser()
-    if not path.exists():
+    expected = (
+        "expected the BCCD repository folder (holding BCCD/ and LICENSE) or its "
+        ".zip/.tar.gz archive"
+    )
+    try:
+        mode = path.stat().st_mode  # the path given may be a link; not inside
+    except FileNotFoundError:
         raise FileNotFoundError(
-            f"{name}={str(value)!r} does not exist; expected the BCCD repository "
-            "folder (holding BCCD/ and LICENSE) or its .zip/.tar.gz archive."
+            f"{name}={str(value)!r} does not exist; {expected}."
+        ) from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise ValueError(
+            f"{name}={str(value)!r} is neither a folder nor a regular file (a "
+            f"device, FIFO or socket); {expected}."
         )
     return path
 
@@ -257,7 +288,7 @@ def _partial_files(folder, files):
     ids = {
         PurePosixPath(name).stem
         for name in files
-        if name.startswith(_PER_IMAGE) and (folder / name).is_file()
+        if name.startswith(_PER_IMAGE) and os.path.lexists(folder / name)
     }
     if not ids:
         raise FileNotFoundError(f"the local copy {folder} holds no BCCD image.")
@@ -271,8 +302,8 @@ def _partial_files(folder, files):
 def _ensure_raw(root, files, local_path, download_if_missing):
     """Make ``root/raw`` hold the verified upstream ``files``."""
     raw = root / "raw"
-    if raw.is_dir():
-        recorded = verify_manifest(raw)
+    if os.path.lexists(raw):
+        recorded = verify_manifest(raw, expected=files)
         if recorded is not None and recorded["files"] == files:
             return
         logger.warning("BCCD raw cache %s is damaged; fetching it again", raw)
@@ -283,6 +314,13 @@ def _ensure_raw(root, files, local_path, download_if_missing):
             f"local_path= or set {ENV_BCCD_PATH} to a copy of the repository at "
             f"commit {BCCD_COMMIT}, or allow the download."
         )
+    # the raw files, and the archive beside them while downloading
+    check_free_space(
+        root,
+        2 * sum(meta["size"] for meta in files.values()) + 2**20,
+        what="the BCCD files",
+        advice="free some space or pass another data_home",
+    )
     try:
         with atomic_directory(raw) as tmp:
             if local_path is not None and local_path.is_dir():
@@ -310,7 +348,23 @@ def _download(url, root, dest, files):
     folder = tempfile.mkdtemp(prefix=".download-", dir=root)
     try:
         logger.info("downloading BCCD from %s", url)
-        archive = fetch_file(url, folder=folder, local_filename="BCCD_Dataset.zip")
+        try:
+            with network_timeout(_TIMEOUT):
+                archive = fetch_file(
+                    url,
+                    folder=folder,
+                    local_filename="BCCD_Dataset.zip",
+                    n_retries=_N_RETRIES,
+                    delay=_RETRY_DELAY,
+                )
+        except (urllib.error.URLError, OSError) as exc:
+            raise download_error(
+                f"the BCCD dataset (commit {BCCD_COMMIT[:12]})",
+                url,
+                exc,
+                f"pass local_path= or set {ENV_BCCD_PATH} to a copy of the "
+                "repository (its folder or .zip/.tar.gz archive)",
+            ) from exc
         extract_verified(archive, dest, files)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -382,22 +436,70 @@ def _build_processed(raw, out):
 
 
 def _load_processed(folder):
-    """Return the cached arrays, or None if the cache is absent or damaged."""
-    if not (folder / "manifest.json").is_file():
+    """Return the cached arrays, or None if the cache is absent or damaged.
+
+    Only the expected files are opened, each a regular file inside the
+    folder whose header announces the expected dtype and shape, and the
+    arrays must agree with each other (one row per image, box offsets that
+    partition the boxes, counts that match the box labels, known splits and
+    image ids); a cache that fails any check is rebuilt.  No write access is
+    needed.
+    """
+    if not os.path.lexists(folder / "manifest.json"):
         return None
-    manifest = verify_manifest(folder)
+    manifest = verify_manifest(folder, expected={f"{a}.npy" for a in _ARRAYS})
+    n = manifest.get("n_images") if manifest is not None else None
     if (
         manifest is None
         or manifest.get("format") != _CACHE_FORMAT
         or manifest.get("commit") != BCCD_COMMIT
-        or set(manifest["files"]) != {f"{a}.npy" for a in _ARRAYS}
+        or isinstance(n, bool)
+        or not isinstance(n, int)
+        or n < 1
     ):
         logger.warning("BCCD cache %s is damaged or outdated; rebuilding it", folder)
         return None
-    return {
-        a: np.load(folder / f"{a}.npy", mmap_mode="r" if a == "images" else None)
-        for a in _ARRAYS
+    try:
+        arrays = _read_arrays(folder, n)
+    except (OSError, ValueError) as exc:
+        logger.warning("BCCD cache %s is invalid (%s); rebuilding it", folder, exc)
+        return None
+    return arrays
+
+
+def _read_arrays(folder, n):
+    """Read the processed arrays of ``n`` images and check their consistency."""
+
+    def load(name, dtype, shape, mmap=False):
+        return load_npy(f"{name}.npy", root=folder, dtype=dtype, shape=shape, mmap=mmap)
+
+    arrays = {
+        "images": load("images", np.uint8, (n, *IMAGE_SHAPE), mmap=True),
+        "counts": load("counts", np.int64, (n, len(CLASSES))),
+        "box_offsets": load("box_offsets", np.int64, (n + 1,)),
+        "split": load("split", "U", (n,)),
+        "image_id": load("image_id", "U", (n,)),
     }
+    offsets = arrays["box_offsets"]
+    if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+        raise ValueError("box_offsets.npy does not partition the boxes")
+    m = int(offsets[-1])
+    arrays["boxes"] = load("boxes", np.int32, (m, 4))
+    arrays["box_labels"] = load("box_labels", np.int8, (m,))
+    labels = arrays["box_labels"]
+    if m and (labels.min() < 0 or labels.max() >= len(CLASSES)):
+        raise ValueError("box_labels.npy holds unknown classes")
+    image_index = np.repeat(np.arange(n), np.diff(offsets))
+    counts = np.zeros((n, len(CLASSES)), dtype=np.int64)
+    np.add.at(counts, (image_index, labels), 1)
+    if not np.array_equal(counts, arrays["counts"]):
+        raise ValueError("counts.npy does not match the box labels")
+    if not np.isin(arrays["split"], SPLITS).all():
+        raise ValueError("split.npy holds unknown splits")
+    ids = arrays["image_id"].tolist()
+    if ids != sorted(set(ids)) or not all(_IMAGE_ID.fullmatch(i) for i in ids):
+        raise ValueError("image_id.npy holds unknown, unsorted or repeated ids")
+    return arrays
 
 
 def _make_bunch(arrays, *, subset, target, return_X_y):

@@ -30,6 +30,21 @@ COUNT_TARGETS = ("wbc_count", "rbc_count")
 #: The count term of the difficulty; "auto" picks by the kind of target.
 DIFFICULTY_RULES = ("auto", *DISTANCE_RULES)
 
+# Upper bounds of the generation parameters.  Beyond them numbers overflow
+# float32 or int64 (counts of -9.2e18, NaN frames) or a single video no
+# longer fits in memory; they are far above the paper's values.
+MAX_VIDEOS = 10_000_000
+MAX_FRAMES = 100_000
+MAX_SIZE = 4096
+#: Means and standard deviations of the cell counts.
+MAX_COUNT = 100_000.0
+#: Brownian step, in pixels per frame.
+MAX_STEP = 100.0
+#: Optical densities.
+MAX_ABSORBANCE = 50.0
+#: One video, ``n_frames * 3 * size**2`` bytes (rendering takes a few times more).
+MAX_VIDEO_BYTES = 2**31
+
 
 @contextlib.contextmanager
 def parameter_errors():
@@ -154,6 +169,16 @@ class GenerationParams:
     fetch_synthetic_blood_videos : The videos, cached on disk.
     SyntheticBloodVideos : The videos, rendered on demand.
 
+    Notes
+    -----
+    Every number is bounded above, far beyond the paper's values, so that
+    no count, position or intensity overflows int64 or float32 and a video
+    fits in memory: ``n_videos <= 10**7``, ``n_frames <= 10**5``, ``size <=
+    4096``, one video of ``n_frames * 3 * size**2 <= 2**31`` bytes, count
+    means and standard deviations ``<= 1e5``, ``step <= 100`` pixels and
+    optical densities ``<= 50``.  A value beyond its bound raises an error
+    that names the parameter.
+
     Examples
     --------
     >>> import dataclasses
@@ -165,17 +190,23 @@ class GenerationParams:
     4
     """
 
-    n_videos: int = _field(1150, "number of videos", check_int, low=1)
-    n_frames: int = _field(100, "frames per video", check_int, low=1)
-    size: int = _field(128, "frame side in pixels", check_int, low=4)
+    n_videos: int = _field(1150, "number of videos", check_int, low=1, high=MAX_VIDEOS)
+    n_frames: int = _field(100, "frames per video", check_int, low=1, high=MAX_FRAMES)
+    size: int = _field(128, "frame side in pixels", check_int, low=4, high=MAX_SIZE)
     target: Literal[TARGETS] = _field(
         "wbc", "the label", check_option, options=TARGETS, label=True
     )
     random_state: int = _field(0, "seed of the dataset", check_int, low=0)
-    rbc_mean: float = _field(5000.0, "mean RBC count", check_real, low=0)
-    rbc_std: float = _field(97.9, "std of the RBC count", check_real, low=0)
-    wbc_mean: float = _field(202.0, "mean WBC count", check_real, low=0)
-    wbc_std: float = _field(95.5, "std of the WBC count", check_real, low=0)
+    rbc_mean: float = _field(
+        5000.0, "mean RBC count", check_real, low=0, high=MAX_COUNT
+    )
+    rbc_std: float = _field(
+        97.9, "std of the RBC count", check_real, low=0, high=MAX_COUNT
+    )
+    wbc_mean: float = _field(202.0, "mean WBC count", check_real, low=0, high=MAX_COUNT)
+    wbc_std: float = _field(
+        95.5, "std of the WBC count", check_real, low=0, high=MAX_COUNT
+    )
     condition_proba: tuple[float, float, float, float] = _field(
         PAPER_CONDITION_PROBA, "probabilities", check_vector, length=4, low=0, total=1
     )
@@ -188,7 +219,9 @@ class GenerationParams:
     noise_law: Literal[NOISE_LAWS] = _field(
         "gaussian", "the noise model", check_option, options=NOISE_LAWS
     )
-    step: float = _field(1.0, "Brownian step in pixels", check_real, low=0)
+    step: float = _field(
+        1.0, "Brownian step in pixels", check_real, low=0, high=MAX_STEP
+    )
     rbc_radius: float = _field(
         0.025, "RBC radius / size", check_real, low=0, low_open=True, high=0.5
     )
@@ -199,13 +232,28 @@ class GenerationParams:
         0.5, "nucleus radius / WBC radius", check_real, low=0, high=1
     )
     rbc_absorbance: tuple[float, float, float] = _field(
-        (0.02, 0.09, 0.08), "RBC optical density", check_vector, length=3, low=0
+        (0.02, 0.09, 0.08),
+        "RBC optical density",
+        check_vector,
+        length=3,
+        low=0,
+        high=MAX_ABSORBANCE,
     )
     wbc_absorbance: tuple[float, float, float] = _field(
-        (0.16, 0.13, 0.03), "WBC optical density", check_vector, length=3, low=0
+        (0.16, 0.13, 0.03),
+        "WBC optical density",
+        check_vector,
+        length=3,
+        low=0,
+        high=MAX_ABSORBANCE,
     )
     nucleus_absorbance: tuple[float, float, float] = _field(
-        (0.9, 1.0, 0.35), "nucleus optical density", check_vector, length=3, low=0
+        (0.9, 1.0, 0.35),
+        "nucleus optical density",
+        check_vector,
+        length=3,
+        low=0,
+        high=MAX_ABSORBANCE,
     )
     background: tuple[float, float, float] = _field(
         (245.0, 240.0, 235.0), "RGB intensity", check_vector, length=3, low=0, high=255
@@ -229,6 +277,14 @@ class GenerationParams:
                 value = field.metadata["check"](getattr(self, field.name), field.name)
                 object.__setattr__(self, field.name, value)
             check_weights(self.alpha, self.beta)
+            video_bytes = self.n_frames * 3 * self.size**2
+            if video_bytes > MAX_VIDEO_BYTES:
+                raise ValueError(
+                    f"n_frames={self.n_frames} and size={self.size} make videos "
+                    f"of {video_bytes / 2**30:.3g} GiB (n_frames * 3 * size**2 "
+                    f"bytes), more than the {MAX_VIDEO_BYTES / 2**30:g} GiB that "
+                    "a video may take; lower n_frames or size."
+                )
 
 
 def params_from(arguments):

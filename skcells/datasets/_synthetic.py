@@ -16,19 +16,24 @@ light.
 
 import dataclasses
 import logging
+import math
 import numbers
+import os
 import sys
 import time
+import zipfile
 
 import numpy as np
-from joblib import effective_n_jobs
 from sklearn.utils import Bunch
 
 from ..utils import (
     atomic_directory,
     cache_lock,
+    cap_n_jobs,
     check_bool,
-    check_n_jobs,
+    check_free_space,
+    load_npy,
+    open_regular_file,
     params_hash,
     verify_manifest,
     write_manifest,
@@ -52,6 +57,7 @@ _CACHE_DIR = "synthetic_blood_videos"
 _DATA_FILE = "data.npy"
 _META_FILE = "metadata.npz"
 _META_KEYS = ("rbc_count", "wbc_count", "condition", "blur", "noise")
+_CACHE_FILES = frozenset({_DATA_FILE, _META_FILE})
 # Aim for tasks of at most this many bytes of video (bounded memory).
 _CHUNK_BYTES = 32 * 2**20
 
@@ -403,24 +409,30 @@ def fetch_synthetic_blood_videos(
             ("return_X_y", "check_hash", "force"), (return_X_y, check_hash, force)
         ):
             check_bool(flag, name)
-        if verbose is not None and not isinstance(verbose, numbers.Integral):
+        if verbose is not None and not isinstance(verbose, numbers.Integral | np.bool_):
             raise TypeError(f"verbose must be a bool or None, got {verbose!r}.")
-        n_jobs = effective_n_jobs(check_n_jobs(n_jobs))
+        n_jobs = cap_n_jobs(n_jobs, config.params.n_videos)
 
     params = config.video_params()
     key = params_hash(params)
     folder = get_data_home(data_home) / _CACHE_DIR / key[:20]
-    if force or not _cache_is_valid(folder, config, key, check_hash):
+    # A valid cache is read without the lock, so without write access.  The
+    # lock is taken to build, repair or rebuild it, and to read it again when
+    # a concurrent rebuild replaced it while it was being read.
+    cached = None if force else _read_cache(folder, config, key, check_hash)
+    if cached is None:
         with cache_lock(folder):
             # another process may have finished the cache while we waited
-            if force or not _cache_is_valid(folder, config, key, check_hash):
+            cached = None if force else _read_cache(folder, config, key, check_hash)
+            if cached is None:
+                _check_free_space(folder, config)
                 _build_cache(folder, config, key, n_jobs=n_jobs, verbose=verbose)
+                cached = _read_cache(folder, config, key, check_hash=False)
+        if cached is None:  # pragma: no cover - the cache was just written
+            raise RuntimeError(f"the cache {folder} could not be read back.")
     else:
         logger.info("reusing the synthetic blood-cell videos in %s", folder)
-
-    with np.load(folder / _META_FILE) as npz:
-        meta = {k: npz[k] for k in _META_KEYS}
-    data = np.load(folder / _DATA_FILE, mmap_mode="r")
+    meta, data = cached
     labels = config.labels(meta)
     if return_X_y:
         return data, labels["target"]
@@ -441,30 +453,100 @@ def fetch_synthetic_blood_videos(
     )
 
 
-def _cache_is_valid(folder, config, key, check_hash):
-    """True when ``folder`` holds a complete, uncorrupted cache of ``config``."""
-    if not (folder / "manifest.json").is_file():
-        return False
+def _read_cache(folder, config, key, check_hash):
+    """The cache's ``(metadata, videos)``, or None when it must be (re)built.
+
+    The checks come in this order, so that nothing but the two expected
+    files inside ``folder`` is ever opened and no data is read before its
+    header is known to be right: the manifest lists exactly the two files
+    and the key of ``config``; both are regular files (no link, device or
+    FIFO) of the recorded sizes; the videos' header announces uint8 data of
+    ``config.shape`` and each metadata array one value of the generator's
+    dtype per video; then (unless this process verified these very files
+    already) the sha256 digests match and the metadata equals the one
+    recomputed from the parameters.  The videos are memory-mapped from the
+    file that was checked.
+    """
+    if not os.path.lexists(folder / "manifest.json"):
+        return None
     stamps = _file_stamps(folder)
     memo = _VERIFIED.get(str(folder))
     memo_ok = stamps is not None and memo is not None and memo == stamps
-    manifest = verify_manifest(folder, check_hash=check_hash and not memo_ok)
+    manifest = verify_manifest(folder, check_hash=False, expected=_CACHE_FILES)
     if manifest is None:
         logger.warning("the cache %s is incomplete or corrupted: rebuilding it", folder)
-        return False
-    if manifest.get("key") != key or set(manifest["files"]) != {_DATA_FILE, _META_FILE}:
+        return None
+    if manifest.get("key") != key:
         logger.warning("the cache %s does not match its parameters: rebuilding", folder)
-        return False
+        return None
     try:
-        shape = np.load(folder / _DATA_FILE, mmap_mode="r").shape
-    except (OSError, ValueError) as exc:
-        logger.warning("the cache %s is unreadable (%s): rebuilding it", folder, exc)
-        return False
-    if shape != config.shape:
-        return False
-    if check_hash:
-        _remember_verified(folder, stamps)
-    return True
+        meta = _load_metadata(folder, config)
+        data = load_npy(
+            _DATA_FILE, root=folder, dtype=np.uint8, shape=config.shape, mmap=True
+        )
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,  # and what zipfile raises for odd headers:
+        NotImplementedError,  # an unknown compression method
+        RuntimeError,  # an "encrypted" member
+    ) as exc:
+        logger.warning("the cache %s is invalid (%s): rebuilding it", folder, exc)
+        return None
+    if not memo_ok:
+        if check_hash and verify_manifest(folder, expected=_CACHE_FILES) is None:
+            logger.warning("the cache %s is corrupted: rebuilding it", folder)
+            return None
+        truth = config.item_metadata(np.arange(config.params.n_videos))
+        if not all(np.array_equal(meta[k], truth[k]) for k in _META_KEYS):
+            logger.warning(
+                "the metadata of the cache %s does not match its parameters: "
+                "rebuilding it",
+                folder,
+            )
+            return None
+        if check_hash:
+            _remember_verified(folder, stamps)
+    return meta, data
+
+
+def _load_metadata(folder, config):
+    """Read ``metadata.npz``: exactly the expected arrays, one value per video."""
+    n = config.params.n_videos
+    dtypes = {k: v.dtype for k, v in config.item_metadata([0]).items()}
+    with (
+        open_regular_file(_META_FILE, root=folder) as f,
+        zipfile.ZipFile(f) as npz,
+    ):
+        infos = {info.filename: info for info in npz.infolist()}
+        if set(infos) != {f"{k}.npy" for k in _META_KEYS}:
+            raise ValueError(
+                f"{_META_FILE} holds {sorted(infos)[:8]}, expected one .npy file "
+                f"per key of {list(_META_KEYS)}"
+            )
+        meta = {}
+        for k in _META_KEYS:
+            info = infos[f"{k}.npy"]
+            with npz.open(info) as member:
+                meta[k] = load_npy(
+                    member, dtype=dtypes[k], shape=(n,), size=info.file_size
+                )
+    return meta
+
+
+def _check_free_space(folder, config):
+    """Refuse to start a cache that the data home's file system cannot hold."""
+    p = config.params
+    check_free_space(
+        folder.parent,
+        math.prod(config.shape) + 64 * p.n_videos + 2**20,
+        what=(
+            f"the synthetic video cache ({p.n_videos} videos of {p.n_frames} "
+            f"frames x 3 x {p.size} x {p.size} bytes)"
+        ),
+        advice="lower n_videos, n_frames or size, or use another data_home",
+    )
 
 
 def _remember_verified(folder, stamps):
@@ -487,7 +569,7 @@ def _file_stamps(folder):
     """(name, size, mtime_ns, inode) of the cache files, or None if missing."""
     try:
         stats = {
-            n: (folder / n).stat() for n in (_DATA_FILE, _META_FILE, "manifest.json")
+            n: os.lstat(folder / n) for n in (_DATA_FILE, _META_FILE, "manifest.json")
         }
     except OSError:
         return None
@@ -503,7 +585,7 @@ def _build_cache(folder, config, key, *, n_jobs, verbose):
 
     n = config.params.n_videos
     meta = config.item_metadata(np.arange(n))
-    video_bytes = int(np.prod(config.shape[1:]))
+    video_bytes = math.prod(config.shape[1:])
     chunk = max(1, min(-(-n // (4 * n_jobs)), _CHUNK_BYTES // video_bytes))
     starts = range(0, n, chunk)
     show = sys.stderr.isatty() if verbose is None else bool(verbose)

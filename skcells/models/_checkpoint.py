@@ -9,12 +9,13 @@ while the classification head is copied only when its shape matches, so a
 
 import logging
 import os
+import urllib.error
 from collections.abc import Mapping
 
 import torch
 from sklearn.utils._param_validation import validate_params
 
-from ..utils import check_bool
+from ..utils import check_bool, check_reachable, download_error, network_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ logger = logging.getLogger(__name__)
 _NESTED_KEYS = ("state_dict", "model_state", "model", "module")
 # The accepted values of every model's ``pretrained`` (sklearn constraints).
 _PRETRAINED = [None, bool, str, os.PathLike]
+# What to do without internet, said by every failed download.
+_OFFLINE = (
+    "pass a local checkpoint file as pretrained=PATH (or --weights MODEL=PATH), "
+    "e.g. these weights saved where the internet is reachable"
+)
 
 
 @validate_params(
@@ -124,6 +130,13 @@ def _unwrap_state_dict(state, source):
         raise ValueError(
             f"pretrained checkpoint {source!r} holds no state dict: expected a "
             f"non-empty mapping of names to tensors, got {type(state).__name__}."
+        )
+    odd = [k for k in state if not isinstance(k, str)]
+    if odd:
+        raise ValueError(
+            f"pretrained checkpoint {source!r} holds no state dict: its keys must "
+            f"be parameter names (strings), got {len(odd)} other key(s) such as "
+            f"{odd[0]!r} ({type(odd[0]).__name__})."
         )
     state = dict(state)
     if all(k.startswith("module.") for k in state):
@@ -230,7 +243,19 @@ def _load_pretrained(model, pretrained, *, head, freeze_backbone, download=None)
                 f"pretrained=True: no published weights exist for "
                 f"{type(model).__name__}; pass a local checkpoint path instead."
             )
-        state = _unwrap_state_dict(download(), "online weights")
+        try:
+            with network_timeout():
+                downloaded = download()
+        except ConnectionError:
+            raise
+        except (urllib.error.URLError, OSError) as exc:
+            raise download_error(
+                f"the pretrained weights of {type(model).__name__}",
+                "their published address",
+                exc,
+                _OFFLINE,
+            ) from exc
+        state = _unwrap_state_dict(downloaded, "online weights")
         load_state_dict_with_new_head(model, state, head=head, source="online weights")
     elif pretrained is not None and pretrained is not False:
         state = read_checkpoint(pretrained)
@@ -240,6 +265,52 @@ def _load_pretrained(model, pretrained, *, head, freeze_backbone, download=None)
     if check_bool(freeze_backbone, "freeze_backbone"):
         freeze_all_but(model, head)
     return model
+
+
+def _download_state_dict(url, what):
+    """Download a state dict with torch.hub, failing fast offline.
+
+    ``torch.hub`` reuses a file already in its cache; otherwise a single
+    attempt is made, with no socket silent for more than 20 s, and a failure
+    names ``what``, ``url`` and the offline alternative.
+    """
+    try:
+        with network_timeout():
+            return torch.hub.load_state_dict_from_url(
+                url, map_location="cpu", progress=True, weights_only=True
+            )
+    except (urllib.error.URLError, OSError) as exc:
+        raise download_error(what, url, exc, _OFFLINE) from exc
+
+
+def _timm_pretrained(arch, pretrained):
+    """The ``pretrained`` keywords of :func:`timm.create_model`, failing fast offline.
+
+    timm fetches its weights from the Hugging Face hub, whose client retries
+    a missing network for about 50 s.  Weights already in the local hub
+    cache are loaded from there without the network; otherwise the hub must
+    answer within a few seconds, or a ConnectionError names the weights and
+    the offline alternative.
+    """
+    if pretrained is not True:
+        return {"pretrained": False}
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(arch)
+    hub_id = getattr(cfg, "hf_hub_id", None)
+    url = getattr(cfg, "url", None)
+    if hub_id:
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        for filename in ("model.safetensors", "pytorch_model.bin"):
+            path = try_to_load_from_cache(hub_id, filename)
+            if isinstance(path, str):
+                overlay = {"file": path, "source": ""}
+                return {"pretrained": True, "pretrained_cfg_overlay": overlay}
+        url = f"{constants.ENDPOINT}/{hub_id}"
+    if url:
+        check_reachable(url, what=f"the timm weights of {arch!r}", offline=_OFFLINE)
+    return {"pretrained": True}
 
 
 def _stay_in_eval(module, args):

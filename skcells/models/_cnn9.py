@@ -17,6 +17,18 @@ _MIN_INPUT_SIZE = 28
 # Constraints shared with X3D.  Integers go through check_int instead, which
 # refuses bools (sklearn's Interval(Integral) admits them).
 _POSITIVE = [Interval(Real, 0, None, closed="neither")]
+# Width and depth multipliers: at most 16 (a CNN9 of width 16 has about 1.1
+# billion parameters); inf or 1e300 would overflow the channel counts.
+_MAX_FACTOR = 16
+
+
+def _check_factor(value, name):
+    """A width or depth multiplier (already > 0) as a float, at most 16."""
+    from ..utils import check_real
+
+    return check_real(value, name, high=_MAX_FACTOR)
+
+
 _DROPOUT = [Interval(Real, 0, 1, closed="left")]
 
 
@@ -47,8 +59,8 @@ class CNN9(nn.Module):
         Number of channels of the input images.
     width : float, default=1.0
         Multiplier of every convolution's channel count (rounded, at least
-        one channel).  Values below 1 give small networks for fast CPU runs;
-        ``width=0.125`` has about 1/64 of the parameters.
+        one channel), in ``(0, 16]``.  Values below 1 give small networks for
+        fast CPU runs; ``width=0.125`` has about 1/64 of the parameters.
     dropout : float, default=0.25
         Channel dropout probability after each max-pool, in ``[0, 1)``.  It is
         active in training mode only (``model.train()``), unlike the
@@ -105,7 +117,7 @@ class CNN9(nn.Module):
         super().__init__()
         self.n_classes = check_int(n_classes, "n_classes", low=1)
         self.in_channels = check_int(in_channels, "in_channels", low=1)
-        self.width = float(width)
+        self.width = _check_factor(width, "width")
 
         channels = [max(1, round(c * self.width)) for c in _CONV_CHANNELS]
         layers = []

@@ -5,7 +5,7 @@ from types import MappingProxyType
 from sklearn.utils._param_validation import StrOptions, validate_params
 
 from ..utils import check_int
-from ._checkpoint import _PRETRAINED, _load_pretrained
+from ._checkpoint import _PRETRAINED, _load_pretrained, _timm_pretrained
 from ._cnn9 import CNN9
 from ._input import accept_uint8
 from ._video import X3D
@@ -133,7 +133,7 @@ def vit_l16(
             f"got {arch!r}."
         )
     model = timm.create_model(
-        arch, pretrained=pretrained is True, num_classes=n_classes, **kwargs
+        arch, num_classes=n_classes, **_timm_pretrained(arch, pretrained), **kwargs
     )
     head = _module_name(model, model.get_classifier())
     # timm has already loaded its own weights for pretrained=True.

@@ -31,12 +31,10 @@ def _import_create_x3d():
     return create_x3d
 
 
-def _download_x3d_xs():  # pragma: no cover - needs the internet
-    import torch
+def _download_x3d_xs():
+    from ._checkpoint import _download_state_dict
 
-    return torch.hub.load_state_dict_from_url(
-        X3D_XS_URL, map_location="cpu", progress=True, weights_only=True
-    )
+    return _download_state_dict(X3D_XS_URL, "the Kinetics-400 X3D-XS weights")
 
 
 class X3D(nn.Module):
@@ -56,10 +54,11 @@ class X3D(nn.Module):
     in_channels : int, default=3
         Number of channels per frame.
     width_factor : float, default=2.0
-        Channel expansion of X3D (2.0 for X3D-XS); smaller values give small
-        networks for fast CPU runs but rule out the Kinetics weights.
+        Channel expansion of X3D (2.0 for X3D-XS), in ``(0, 16]``; smaller
+        values give small networks for fast CPU runs but rule out the
+        Kinetics weights.
     depth_factor : float, default=2.2
-        Depth expansion of X3D (2.2 for X3D-XS).
+        Depth expansion of X3D (2.2 for X3D-XS), in ``(0, 16]``.
     head_dim : int, default=2048
         Width of the head's last hidden layer.
     dropout : float, default=0.5
@@ -127,6 +126,10 @@ class X3D(nn.Module):
         self.n_classes = check_int(n_classes, "n_classes", low=1)
         self.in_channels = check_int(in_channels, "in_channels", low=1)
         check_int(head_dim, "head_dim", low=1)
+        from ._cnn9 import _check_factor  # at most 16, as CNN9's width
+
+        _check_factor(width_factor, "width_factor")
+        _check_factor(depth_factor, "depth_factor")
         net = create_x3d(
             input_channel=self.in_channels,
             input_clip_length=4,

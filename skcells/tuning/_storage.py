@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 _DEFAULT_JOURNAL = "optuna-journal.log"
 #: Suffixes of a path that :func:`make_storage` reads as a journal file.
 _JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+#: Upper bound of the timeouts, heartbeat and grace period, in seconds (a
+#: day): beyond it the database drivers' and datetime's numbers overflow.
+_MAX_SECONDS = 86400
 
 
 def make_storage(
@@ -56,16 +59,16 @@ def make_storage(
         when ``storage`` is None.
     connect_timeout : float, default=5
         Seconds a database connection may take before the storage is
-        reported unreachable.
+        reported unreachable, in ``(0, 86400]``.
     heartbeat_interval : int, default=None
         For database storages, seconds between the heartbeats a running trial
         writes.  With a heartbeat, a trial whose worker died is marked
         ``FAIL`` (by :func:`optuna.storages.fail_stale_trials`, which every
         worker calls before each trial) once ``grace_period`` has passed.
-        None disables it.  Journal files have no heartbeat.
+        None disables it.  Journal files have no heartbeat.  At most 86400.
     grace_period : int, default=None
         Seconds without a heartbeat after which a running trial is stale;
-        Optuna uses ``2 * heartbeat_interval`` when None.
+        Optuna uses ``2 * heartbeat_interval`` when None.  At most 86400.
 
     Returns
     -------
@@ -97,6 +100,15 @@ def make_storage(
     ):
         if value is not None:
             check_int(value, name, low=1)
+    for name, value in (
+        ("connect_timeout", connect_timeout),
+        ("heartbeat_interval", heartbeat_interval),
+        ("grace_period", grace_period),
+    ):
+        if value is not None and value > _MAX_SECONDS:
+            raise ValueError(
+                f"{name} must be at most {_MAX_SECONDS} seconds (a day), got {value!r}."
+            )
     if grace_period is not None and heartbeat_interval is None:
         raise ValueError(
             "grace_period needs a heartbeat: pass heartbeat_interval too, got "
@@ -320,7 +332,29 @@ def _journal_storage(path):
         raise ValueError(
             f"cannot open the storage journal file {str(path)!r}: {exc}"
         ) from exc
-    return optuna.storages.JournalStorage(backend)
+    try:
+        # replays every line of the journal
+        return optuna.storages.JournalStorage(backend)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot read the storage journal file {str(path)!r}: {exc}"
+        ) from exc
+    except (
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        AssertionError,
+    ) as exc:
+        # Optuna replays the lines without checking them: a line that is not
+        # one of its operations fails with whatever error its fields cause
+        # (an unknown operation code with an AssertionError).
+        raise ValueError(
+            f"the storage journal file {str(path)!r} is malformed (a line is not "
+            f"an Optuna journal operation: {type(exc).__name__}: {exc}); restore "
+            "it from a backup or use another --out/--storage."
+        ) from exc
 
 
 def _rdb_storage(url, *, connect_timeout, heartbeat_interval, grace_period):

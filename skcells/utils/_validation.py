@@ -7,13 +7,16 @@ refused; reals are refused when NaN or infinite.  Estimators validate their
 hyperparameters with ``_parameter_constraints`` instead.
 """
 
+import math
 import numbers
 import os
+import sys
 
 import numpy as np
 from sklearn.utils import check_scalar
 
 __all__ = [
+    "cap_n_jobs",
     "check_array_1d",
     "check_bool",
     "check_int",
@@ -23,6 +26,20 @@ __all__ = [
     "check_real",
     "check_vector",
 ]
+
+
+def _is_finite(value):
+    """Whether a real number is finite and fits in a float.
+
+    ``np.isfinite`` fails on Python ints beyond int64; an int is finite but
+    must still convert to a float where a float is returned.
+    """
+    if isinstance(value, numbers.Integral):
+        return abs(int(value)) <= sys.float_info.max
+    try:
+        return math.isfinite(value)
+    except (OverflowError, TypeError, ValueError):
+        return False
 
 
 def _interval(low, high, low_open=False, high_open=False):
@@ -112,7 +129,7 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
     accepted = accepted.rstrip()
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {accepted}, got {value!r}.")
-    if not np.isfinite(value):
+    if not _is_finite(value):
         raise ValueError(f"{name} must be {accepted}, got {value!r}.")
     out = low is not None and (value <= low if low_open else value < low)
     out = out or (high is not None and (value >= high if high_open else value > high))
@@ -241,7 +258,7 @@ def check_range(value, name, *, integer=False, low=None, high=None, low_open=Fal
         if isinstance(v, bool | np.bool_) or not isinstance(v, kind):
             what = "integers" if integer else "real numbers"
             raise TypeError(f"{name} must be a pair of {what}, got {value!r}.")
-        if not np.isfinite(v):
+        if not (integer or _is_finite(v)):
             raise ValueError(f"{name} must be {accepted}, got {value!r}.")
     ok = lo <= hi
     if low is not None:
@@ -298,14 +315,17 @@ def check_vector(value, name, *, length, low=None, high=None, total=None):
         raise TypeError(f"{name} must be {accepted}, got {value!r}.")
     try:
         arr = np.asarray(value, dtype=float)
+    except OverflowError:  # ints beyond the float range
+        raise ValueError(f"{name} must be {accepted}, got {value!r}.") from None
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be {accepted}, got {value!r}.") from None
     bad = arr.shape != (length,) or not np.all(np.isfinite(arr))
     bad = bad or (low is not None and np.any(arr < low))
     bad = bad or (high is not None and np.any(arr > high))
-    bad = bad or (
-        total is not None and not np.isclose(arr.sum(), total, rtol=0, atol=1e-6)
-    )
+    with np.errstate(over="ignore"):  # 1e308 + 1e308 is simply not 1
+        bad = bad or (
+            total is not None and not np.isclose(arr.sum(), total, rtol=0, atol=1e-6)
+        )
     if bad:
         raise ValueError(f"{name} must be {accepted}, got {value!r}.")
     return tuple(float(v) for v in arr)
@@ -354,6 +374,45 @@ def check_n_jobs(n_jobs, name="n_jobs"):
     return int(n_jobs)
 
 
+def cap_n_jobs(n_jobs, n_tasks, name="n_jobs"):
+    """The number of worker processes worth starting for ``n_tasks`` tasks.
+
+    ``n_jobs`` is validated by :func:`check_n_jobs` (None means 1) and
+    resolved by joblib, then capped at the number of tasks and at the
+    workers the active joblib backend can run at once (the CPU cores, or
+    the workers of a Dask cluster under its backend): ``n_jobs=100000``
+    starts no more processes than could run.  Results never depend on it.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        The requested workers, as for :func:`check_n_jobs`.
+    n_tasks : int
+        The number of independent tasks (``>= 1``).
+    name : str, default="n_jobs"
+        The parameter's name, used in error messages.
+
+    Returns
+    -------
+    n_workers : int
+        Between 1 and ``n_tasks``.
+
+    Examples
+    --------
+    >>> import os
+    >>> from skcells.utils import cap_n_jobs
+    >>> cap_n_jobs(100_000, 1), cap_n_jobs(None, 10)
+    (1, 1)
+    >>> cap_n_jobs(100_000, 1000) <= os.cpu_count()
+    True
+    """
+    from joblib import effective_n_jobs
+
+    n_jobs = check_n_jobs(n_jobs, name)
+    n_tasks = check_int(n_tasks, "n_tasks", low=1)
+    return max(1, min(effective_n_jobs(n_jobs), n_tasks, effective_n_jobs(-1)))
+
+
 def check_array_1d(value, name):
     """Return ``value`` as a finite 1-D float array.
 
@@ -372,7 +431,8 @@ def check_array_1d(value, name):
     Raises
     ------
     TypeError
-        If ``value`` is not numeric.
+        If ``value`` is not real numbers: strings (even ``"0.5"``), complex
+        numbers, bools and objects are refused rather than converted.
     ValueError
         If it is not 1-D or holds NaN or infinity (the message gives the
         first such value and its index).
@@ -383,6 +443,16 @@ def check_array_1d(value, name):
     >>> check_array_1d([0, 2.5], "difficulty")
     array([0. , 2.5])
     """
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (TypeError, ValueError):  # ragged sequences
+        kind = "O"
+    if kind not in "iuf":
+        raise TypeError(
+            f"{name} must be a 1-D array of real numbers, got "
+            f"{type(value).__name__} of dtype kind {kind!r} (strings, complex "
+            "numbers, bools and objects are not converted)."
+        )
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
