@@ -105,8 +105,12 @@ pipe = Pipeline(
 # Nested parameters use scikit-learn's double-underscore names:
 # ``clf__estimator__initial_competence`` is ``c0`` of the curriculum network
 # (1 trains on every sample from the first epoch, i.e. no curriculum) and
-# ``clf__crop_scale`` the area fraction of the crops, at training and at
-# prediction time.
+# ``clf__crop_scale`` the area fraction of the crops.  The search refits every
+# candidate, and ``fit`` trains on the crops of the classifier's parameters as
+# they are then, so here ``crop_scale`` sets both the training crops and the
+# prediction crops.  (Set ``train_views`` to fix the training crops, and
+# ``crop_scale`` is then the prediction crops only -- which, like ``n_views``,
+# is cheaper to tune after one fit, see the end of the example.)
 param_grid = {
     "clf__estimator__initial_competence": [0.1, 1.0],
     "clf__crop_scale": [(0.1, 0.2), (0.3, 0.5)],
@@ -170,7 +174,37 @@ print(f"best parameters: {search.best_params_}")
 print(f"test accuracy: {search.score(X_test, y_test):.3f}")
 
 # %%
-# ``n_views`` and ``aggregation`` only act at prediction time.  Putting them
-# in the grid works, but every candidate would retrain the network; the
-# :ref:`tuning example <sphx_glr_auto_examples_plot_optuna_tuning.py>`
-# scores them on one fitted model instead.
+# ``n_views`` and ``aggregation`` only act at prediction time, and so does
+# ``crop_scale`` when it is changed after ``fit``.  Putting them in the grid
+# works, but every candidate would retrain the network;
+# :func:`~skcells.tuning.tune_predict_time` scores them on one fitted model,
+# here the refitted best pipeline (the
+# :ref:`tuning example <sphx_glr_auto_examples_plot_optuna_tuning.py>` shows a
+# whole study).
+from skcells.tuning import PredictTimeObjective, PredictTimeSpace, tune_predict_time
+
+X_val, X_rest, y_val, y_rest = train_test_split(
+    X_test, y_test, test_size=0.5, stratify=y_test, random_state=0
+)
+best_pipe = search.best_estimator_
+study = tune_predict_time(
+    best_pipe,
+    X_val,
+    y_val,
+    space=PredictTimeSpace(n_views=(1, 20)),
+    n_trials=10,
+    random_state=0,
+)
+prefix = PredictTimeObjective(best_pipe, X_val, y_val).prefix_
+best = PredictTimeSpace.to_estimator_params(study.best_params)
+print(f"best prediction parameters of step {prefix!r}: {best}")
+before = best_pipe.score(X_rest, y_rest)
+best_pipe.set_params(**{prefix + name: value for name, value in best.items()})
+print(
+    f"accuracy on the other held-out half: {before:.3f} -> "
+    f"{best_pipe.score(X_rest, y_rest):.3f}"
+)
+
+# %%
+# Half of the held-out frames chose the prediction parameters, so only the
+# other half judges them; with 40 frames, one frame is 2.5 percentage points.

@@ -5,12 +5,16 @@ Tuning the crop scale and the number of views
 
 The number of views and the crop scale are extra hyper-parameters of the
 multi-view method; the paper found that more views help, but that "the
-dependence on the crop scale is not obvious and should be studied".  Both
-act only at prediction time, so they can be tuned without retraining the
-network: :func:`~skcells.tuning.tune_predict_time` runs an Optuna study
-whose trials re-score one fitted
-:class:`~skcells.multiview.MultiViewClassifier` on validation data with
-different ``n_views``, ``crop_scale`` and ``aggregation``.
+dependence on the crop scale is not obvious and should be studied".  The
+network is trained once, on the crops ``fit`` cuts; after that, ``n_views``,
+``crop_scale`` and ``aggregation`` only change the views it predicts from,
+so they can be tuned without retraining it:
+:func:`~skcells.tuning.tune_predict_time` runs an Optuna study whose trials
+re-score one fitted :class:`~skcells.multiview.MultiViewClassifier` on
+validation data with different prediction parameters.  (A search that
+refits, such as the
+:ref:`grid example <sphx_glr_auto_examples_plot_grid_search_pipeline.py>`,
+changes the training crops with ``crop_scale`` too.)
 
 The study here lives in a local journal file.  The same code (or the
 ``skcells tune`` command) with a PostgreSQL URL lets many workers on many

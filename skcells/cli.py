@@ -12,7 +12,7 @@ import logging
 import sys
 import traceback
 
-from ._commands import CommandError, generate, reproduce, show, tune
+from ._commands import CommandError, generate, predict, reproduce, show, tune
 from ._version import __version__
 
 
@@ -29,6 +29,7 @@ def _available_commands():
             "run the paper's experiments and write tables/figures",
         ),
         "tune": (tune, "tune the multi-view prediction parameters with Optuna"),
+        "predict": (predict, "apply a saved model to new inputs and write a CSV"),
     }
 
 

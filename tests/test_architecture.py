@@ -19,6 +19,7 @@ LAYERS = (
     ("utils",),
     ("datasets", "models", "noise"),
     ("curriculum", "multiview"),
+    ("persistence",),
     ("experiments",),
     ("tuning",),
     ("_commands",),

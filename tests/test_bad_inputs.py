@@ -26,6 +26,7 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Perceptron, Ridge
+from sklearn.pipeline import make_pipeline
 from skorch import NeuralNetClassifier
 
 from skcells import cli
@@ -105,6 +106,9 @@ from skcells.tuning import (
     training_search,
     trials_table,
     tune_predict_time,
+    tuning_problem_from_data,
+    tuning_recipe_from_data,
+    warn_if_flat,
     write_study_report,
 )
 from skcells.utils import (
@@ -2302,6 +2306,185 @@ for _call, _kind, _exc, _name in (
     bad(_kind, f"tuning-storage-{_name}", _call, _exc, _name)
 
 
+# --- tuning: pipelines, flat studies, the user's data -----------------------
+bad(
+    "unfitted",
+    "tune_predict_time-pipeline",
+    lambda: tune_predict_time(make_pipeline(_mv()), IMG, Y),
+    NotFittedError,
+    "not fitted",
+)
+bad(
+    "type",
+    "tune_predict_time-estimator",
+    lambda: tune_predict_time(LogisticRegression().fit(FLAT, Y), FLAT, Y),
+    TypeError,
+    "n_views, crop_scale and aggregation",
+)
+bad("type", "warn_if_flat-study", lambda: warn_if_flat(5), TypeError, "study")
+bad(
+    "option",
+    "training_search-fit-difficulty",
+    lambda: training_search(
+        make_pipeline(_mv()),
+        {
+            "multiviewclassifier__n_views": __import__(
+                "optuna"
+            ).distributions.IntDistribution(1, 2)
+        },
+        n_trials=1,
+    ).fit(IMG, Y, difficulty=np.zeros(len(Y))),
+    ValueError,
+    "difficulty",
+)
+_IMG32 = np.zeros((12, 3, 32, 32), dtype=np.uint8)
+for _call, _kind, _exc, _name in (
+    (lambda f: f(FLAT, Y), "ndim", ValueError, "X must be images"),
+    (lambda f: f(IMG, Y), "range", ValueError, "at least 28x28"),
+    (lambda f: f(_IMG32.astype(object), Y), "type", TypeError, "X must hold numbers"),
+    (lambda f: f(_IMG32, Y[:5]), "length", ValueError, "y must hold one label"),
+    (lambda f: f(_IMG32, np.zeros(12)), "one-class", ValueError, "y must hold at"),
+    (lambda f: f(_IMG32[:0], Y[:0]), "empty", ValueError, "y must hold at least"),
+    (
+        lambda f: f(_IMG32, Y, difficulty=_with_nan(np.zeros(12))),
+        "nan",
+        ValueError,
+        "difficulty",
+    ),
+    (
+        lambda f: f(_IMG32, Y, difficulty=np.zeros(5)),
+        "length",
+        ValueError,
+        "difficulty must hold one value per sample",
+    ),
+    (lambda f: f(_IMG32, Y, scale="huge"), "option", ValueError, "scale"),
+    (lambda f: f(_IMG32, Y, random_state=-1), "range", ValueError, "random_state"),
+):
+    for _func in (tuning_recipe_from_data, tuning_problem_from_data):
+        bad(
+            _kind,
+            f"{_func.__name__}-{_name[:20]}",
+            lambda c=_call, f=_func: c(f),
+            _exc,
+            _name,
+        )
+
+
+# --- persistence ----------------------------------------------------------
+def _persistence():
+    from skcells import persistence
+
+    return persistence
+
+
+def _a_model_file():
+    import warnings
+
+    path = _tmpdir() / "model.skcells"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _persistence().save_model(_mv_fitted(), path)
+    return path
+
+
+def _trained_net():
+    return _curriculum_mv_net().initialize()
+
+
+def _curriculum_mv_net():
+    return NeuralNetClassifier(
+        _TinyModule,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+    )
+
+
+def _text_file():
+    path = _tmpdir() / "model.skcells"
+    path.write_text("not a model")
+    return path
+
+
+for _call, _kind, _exc, _name in (
+    (
+        lambda p: p.save_model(_mv(n_views=torch.ones(2)), _tmpdir() / "m"),
+        "type",
+        TypeError,
+        "estimator.n_views is a torch tensor",
+    ),
+    (
+        lambda p: p.load_model(_text_file()),
+        "type",
+        ValueError,
+        "is not a skcells model file",
+    ),
+    (
+        lambda p: p.load_model(_tmpdir() / "missing.skcells"),
+        "empty",
+        FileNotFoundError,
+        "does not exist",
+    ),
+    (
+        lambda p: p.load_model(_a_model_file(), trusted="x"),
+        "type",
+        TypeError,
+        "trusted",
+    ),
+    (
+        lambda p: p.load_model(_a_model_file(), trusted=[5]),
+        "type",
+        TypeError,
+        "trusted",
+    ),
+    (lambda p: p.load_model(_a_model_file(), device=0), "type", TypeError, "device"),
+    (
+        lambda p: p.get_untrusted_types(_a_model_file(), trusted=5),
+        "type",
+        TypeError,
+        "trusted",
+    ),
+    (
+        lambda p: p.wrap_fitted_net(LogisticRegression(), IMG),
+        "type",
+        TypeError,
+        "net must be a skorch NeuralNet",
+    ),
+    (
+        lambda p: p.wrap_fitted_net(_curriculum_mv_net(), IMG, classes=[0, 1]),
+        "unfitted",
+        ValueError,
+        "net is not trained",
+    ),
+    (
+        lambda p: p.wrap_fitted_net(_trained_net(), IMG[:0], classes=[0, 1]),
+        "empty",
+        ValueError,
+        "X must hold at least one input",
+    ),
+    (
+        lambda p: p.wrap_fitted_net(_trained_net(), IMG, classes=[1]),
+        "one-class",
+        ValueError,
+        "classes must hold at least 2 distinct labels",
+    ),
+    (
+        lambda p: p.wrap_fitted_net(_trained_net(), IMG),
+        "empty",
+        ValueError,
+        "classes is required",
+    ),
+):
+    bad(
+        _kind,
+        f"persistence-{_name[:24]}",
+        lambda c=_call: c(_persistence()),
+        _exc,
+        _name,
+    )
+
+
 # --- experiments (the paper's protocol) -----------------------------------
 def _experiments():
     from skcells import experiments
@@ -2727,7 +2910,51 @@ CLI_CASES = [
         "option",
         False,
     ),
-    ("tune", ["tune", "--study", "nope", "--out", "{tmp}"], "nope", "empty", False),
+    (
+        "tune",
+        ["tune", "--study", "nope", "--report", "--out", "{tmp}"],
+        "nope",
+        "empty",
+        False,
+    ),
+    ("tune", ["tune", "--labels", "y.npy", "--out", "{tmp}"], "--data", "empty", False),
+    ("tune", ["tune", "--trust", "a.B", "--out", "{tmp}"], "--trust", "option", False),
+    (
+        "tune",
+        ["tune", "--data", "{file}", "--labels", "{file}", "--out", "{tmp}"],
+        "must be a .npy file",
+        "type",
+        False,
+    ),
+    ("predict", ["predict", "{file}"], "INPUTS", "empty", True),
+    (
+        "predict",
+        ["predict", "{file}", "{file}", "--out", "{tmp}.csv"],
+        "a_file.txt",
+        "type",
+        False,
+    ),
+    (
+        "predict",
+        ["predict", "{file}", "{file}", "--min-agreement", "2"],
+        "--min-agreement",
+        "range",
+        False,
+    ),
+    (
+        "predict",
+        ["predict", "{file}", "{file}", "--chunk-size", "0"],
+        "--chunk-size",
+        "range",
+        False,
+    ),
+    (
+        "predict",
+        ["predict", "{file}", "{file}", "--coverage", "x"],
+        "--coverage",
+        "type",
+        True,
+    ),
     ("tune", ["tune", "--aggregation", "max"], "--aggregation", "option", True),
     (
         "tune",

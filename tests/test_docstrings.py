@@ -31,6 +31,7 @@ PUBLIC_MODULES = (
     "skcells.datasets",
     "skcells.curriculum",
     "skcells.multiview",
+    "skcells.persistence",
     "skcells.models",
     "skcells.noise",
     "skcells.tuning",
@@ -326,6 +327,18 @@ def _restore_best_valid_loss():
     return dict(net.callbacks_)["restore"]
 
 
+def _predict_time_objective():
+    from sklearn.linear_model import LogisticRegression
+
+    from skcells.multiview import MultiViewClassifier
+    from skcells.tuning import PredictTimeObjective
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 6)), np.tile([0, 1], 10)
+    clf = MultiViewClassifier(LogisticRegression(), n_views=2, random_state=0)
+    return PredictTimeObjective(clf.fit(X, y), X, y)
+
+
 # Class -> builders of fitted (or built) objects, and the documented
 # attributes that may be absent for that builder, with the reason.
 ATTRIBUTE_CASES = {
@@ -372,6 +385,7 @@ ATTRIBUTE_CASES = {
     "skcells.experiments.RunSpec": [(_run_spec, {})],
     "skcells.experiments.ExperimentResults": [(_experiment_results, {})],
     "skcells.experiments.RestoreBestValidLoss": [(_restore_best_valid_loss, {})],
+    "skcells.tuning.PredictTimeObjective": [(_predict_time_objective, {})],
 }
 
 # Public fitted attributes that the estimator inherits and its base class

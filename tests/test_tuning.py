@@ -38,10 +38,13 @@ from skcells.tuning import (
     tune_predict_time,
     tuning_model,
     tuning_problem,
+    tuning_problem_from_data,
     tuning_recipe,
+    tuning_recipe_from_data,
+    warn_if_flat,
     write_study_report,
 )
-from skcells.utils import sha256_file, write_manifest
+from skcells.utils import params_hash, sha256_file, write_manifest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -446,6 +449,94 @@ def test_tune_predict_time_bad_input(fitted_multiview, digits_split):
         )
 
 
+def test_tune_predict_time_on_a_fitted_pipeline(digits_split):
+    X_train, y_train, X_val, y_val = digits_split
+    pipe = Pipeline(
+        [
+            ("scale", FunctionTransformer(lambda X: X / 16.0)),
+            (
+                "mv",
+                MultiViewClassifier(
+                    CountingLogisticRegression(max_iter=300),
+                    n_views=3,
+                    crop_scale=(0.5, 0.9),
+                    random_state=0,
+                ),
+            ),
+        ]
+    ).fit(X_train, y_train)
+    fits_before = CountingLogisticRegression.n_fits
+    step = pipe.named_steps["mv"]
+    inner, steps, params = step.estimator_, list(pipe.steps), step.get_params()
+    space = PredictTimeSpace(n_views=(1, 5), crop_scale_low=(0.3, 0.6))
+    study = tune_predict_time(
+        pipe, X_val, y_val, space=space, n_trials=4, random_state=0
+    )
+    assert count_states(study) == {"COMPLETE": 4}
+    # Nothing refitted, the pipeline and its step unchanged.
+    assert CountingLogisticRegression.n_fits == fits_before
+    assert pipe.steps == steps and pipe.named_steps["mv"] is step
+    assert step.estimator_ is inner and step.get_params() == params
+    objective = PredictTimeObjective(pipe, X_val, y_val, random_state=0)
+    assert objective.prefix_ == "mv__"
+    best = PredictTimeSpace.to_estimator_params(study.best_params)
+    candidate = objective.candidate(best)
+    assert candidate.named_steps["mv"].estimator_ is inner
+    assert candidate.named_steps["mv"].n_views == best["n_views"]
+    assert candidate.score(X_val, y_val) == pytest.approx(study.best_value)
+    assert pipe.named_steps["mv"].n_views == 3
+    # The best parameters go back into the pipeline by the step's name.
+    pipe.set_params(**{objective.prefix_ + k: v for k, v in best.items()})
+    assert pipe.score(X_val, y_val) == pytest.approx(study.best_value)
+
+
+def test_tune_predict_time_refuses_what_it_cannot_tune(digits_split):
+    X_train, y_train, X_val, y_val = digits_split
+    unfitted = Pipeline([("mv", MultiViewClassifier(LogisticRegression()))])
+    with pytest.raises(NotFittedError):
+        tune_predict_time(unfitted, X_val, y_val, n_trials=1)
+    plain = Pipeline([("lr", LogisticRegression())]).fit(X_train, y_train)
+    with pytest.raises(TypeError, match="Pipeline with one as a step"):
+        tune_predict_time(plain, X_val, y_val, n_trials=1)
+
+
+def test_tune_predict_time_refuses_views_objects(digits_split):
+    from skcells.multiview import DihedralViews
+
+    X_train, y_train, X_val, y_val = digits_split
+    clf = MultiViewClassifier(LogisticRegression(max_iter=300), views=DihedralViews())
+    clf.fit(X_train.reshape(-1, 1, 8, 8), y_train)
+    with pytest.raises(ValueError, match=r"views=DihedralViews\(\)\. Tune the"):
+        tune_predict_time(clf, X_val.reshape(-1, 1, 8, 8), y_val, n_trials=1)
+
+
+def test_warn_if_flat():
+    study = optuna.create_study(study_name="flat", direction="maximize")
+    assert warn_if_flat(study) is None  # no trial
+    study.optimize(lambda t: 0.25 + 0 * t.suggest_float("x", 0, 1), n_trials=1)
+    assert warn_if_flat(study) is None  # one trial
+    study.optimize(lambda t: 0.25 + 0 * t.suggest_float("x", 0, 1), n_trials=2)
+    with pytest.warns(UserWarning, match="all 3 complete trials of study 'flat'"):
+        message = warn_if_flat(study)
+    assert "scored 0.25" in message
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert warn_if_flat(study) is None
+
+
+def test_a_flat_predict_time_study_warns(fitted_multiview, digits_split):
+    _, _, X_val, y_val = digits_split
+    fixed = PredictTimeSpace(
+        n_views=(3, 3),
+        crop_scale_low=(0.5, 0.5),
+        crop_scale_high=(0.9, 0.9),
+        aggregation=("mode",),
+    )
+    with pytest.warns(UserWarning, match="all 3 complete trials .* did not change"):
+        tune_predict_time(
+            fitted_multiview, X_val, y_val, space=fixed, n_trials=3, random_state=0
+        )
+
+
 # ------------------------------------------------------- training-time tuning
 
 
@@ -548,6 +639,7 @@ def test_curriculum_search_space_missing_parameters():
         )
 
 
+@pytest.mark.filterwarnings("ignore:all 2 complete trials")
 @pytest.mark.parametrize("routing", [False, True], ids=["plain", "routing"])
 def test_training_search_routes_difficulty_to_every_fold(routing):
     rng = np.random.default_rng(0)
@@ -600,6 +692,67 @@ def test_training_search_bad_input():
     assert isinstance(search.cv, StratifiedKFold) and search.cv.random_state == 3
 
 
+def _pipeline(net_class=RecordingCurriculumNet):
+    return Pipeline(
+        [("id", FunctionTransformer()), ("clf", _curriculum_multiview(net_class))]
+    )
+
+
+def test_training_search_says_before_the_first_trial_that_difficulty_is_lost():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, 1, 10, 10)).astype(np.float32)
+    y, d = np.tile([0, 1], 8), np.linspace(0, 1, 16)
+    RecordingCurriculumNet.received = []
+    space = {"clf__estimator__lr": optuna.distributions.FloatDistribution(0.01, 0.1)}
+    search = training_search(_pipeline(), space, n_trials=2, cv=2)
+    # A pipeline without routing refuses un-prefixed parameters.
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)Pipeline.fit takes no parameter "
+        r"'difficulty' without metadata routing.*enable_metadata_rou"
+        r"ting=True.*clf__difficulty=",
+    ):
+        search.fit(X, y, difficulty=d)
+    # Routing runs in threads that do not see it.
+    search_threads = training_search(_pipeline(), space, n_trials=2, cv=2, n_jobs=2)
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(
+            ValueError, match="n_jobs=2 runs trials in parallel threads"
+        ):
+            search_threads.fit(X, y, difficulty=d)
+    # With routing, a parameter nobody requests is named.
+    lr = training_search(
+        MultiViewClassifier(LogisticRegression(), n_views=2, output_size=4),
+        {"estimator__C": optuna.distributions.FloatDistribution(0.1, 1)},
+        n_trials=1,
+        cv=2,
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(ValueError, match=r"\['difficulty'\] cannot be routed"):
+            lr.fit(X, y, difficulty=d)
+    assert RecordingCurriculumNet.received == []  # no trial ran
+    # The step-prefixed name reaches the network of every fold.
+    search.fit(X, y, clf__difficulty=d)
+    assert len(RecordingCurriculumNet.received) == 2 * 2 + 1
+    assert count_states(search.study_) == {"COMPLETE": 2}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN means of failed fits
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_search_whose_trials_all_fail_says_so(refit):
+    X = np.random.default_rng(0).normal(size=(12, 1, 6, 6))
+    y = np.tile([0, 1], 6)
+    search = training_search(
+        MultiViewClassifier(LogisticRegression(), n_views=2, output_size=3),
+        {"estimator__C": optuna.distributions.FloatDistribution(-2.0, -1.0)},
+        n_trials=2,
+        cv=2,
+        refit=refit,
+    )
+    with pytest.raises(ValueError, match="all 2 trial.s. of the search failed"):
+        search.fit(X, y)
+
+
 # ------------------------------------------------------------- skcells tune
 
 
@@ -611,7 +764,7 @@ def test_training_search_bad_input():
         (["--crop-scale-low", "0.6", "0.7", "--crop-scale-high", "0.2", "0.5"],
          "crop_scale_high must reach"),
         (["--timeout", "-1"], "--timeout must be a finite real number > 0"),
-        (["--study", "nope"], "study_name='nope' does not exist"),
+        (["--study", "nope", "--report"], "study_name='nope' does not exist"),
         (["--storage", "nonsense"], "storage must be an Optuna storage URL"),
         (["--storage", "postgresql+psycopg2://u:pw@127.0.0.1:1/x", "--create",
           "--connect-timeout", "2"], "is unreachable"),
@@ -738,3 +891,120 @@ def test_tuning_uses_the_experiments_scales_and_net():
     assert net.module__name == "cnn9" and net.module__width == sizes["width"]
     with pytest.warns(FutureWarning, match="get_scale"):
         assert skcells.tuning.SCALES["quick"] == sizes
+
+
+# ---------------------------------------------------- skcells tune, own data
+@pytest.fixture(scope="module")
+def own_model(tmp_path_factory):
+    """A saved multi-view classifier, validation data and labels files."""
+    from skcells.persistence import save_model
+
+    folder = tmp_path_factory.mktemp("own")
+    X, y = load_digits(return_X_y=True)
+    X = X.reshape(-1, 1, 8, 8)
+    clf = MultiViewClassifier(
+        LogisticRegression(max_iter=300), n_views=3, output_size=5, random_state=0
+    ).fit(X[:200], y[:200])
+    save_model(clf, folder / "model.skcells")
+    np.save(folder / "X_val.npy", X[200:300])
+    import pandas as pd
+
+    pd.DataFrame(
+        {"filename": [f"img{i}" for i in range(100)], "digit": y[200:300]}
+    ).to_csv(folder / "labels.csv", index=False)
+    np.save(folder / "labels.npy", y[200:300])
+    return folder
+
+
+def test_tune_command_tunes_a_saved_model_without_create(own_model, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = [
+        "tune", "--out", str(out), "--scale", "smoke", "--n-views", "1", "3",
+        "--model", str(own_model / "model.skcells"),
+        "--data", str(own_model / "X_val.npy"),
+    ]  # fmt: skip
+    # No --create: the default study in --out is created.
+    assert (
+        main([*base, "--labels", str(own_model / "labels.csv"), "--n-trials", "3"]) == 0
+    )
+    run = json.loads((out / "run.json").read_text())
+    assert run["states"] == {"COMPLETE": 3} and run["trials_run"] == [0, 1, 2]
+    assert run["model_sha256"] == sha256_file(own_model / "model.skcells")
+    # The trials are the library's, on the same model and data.
+    from skcells.persistence import load_model
+
+    model = load_model(own_model / "model.skcells")
+    best = run["best_trial"]
+    model.set_params(**best["estimator_params"], random_state=0)
+    X_val = np.load(own_model / "X_val.npy")
+    y_val = np.load(own_model / "labels.npy")
+    assert model.score(X_val, y_val) == pytest.approx(best["value"])
+    # Other labels are another recipe: the study refuses them.
+    capsys.readouterr()
+    assert main([*base, "--labels", str(own_model / "labels.npy")]) == 2
+    assert "another recipe" in capsys.readouterr().err
+
+
+def test_tune_command_fits_on_the_users_images(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(16, 3, 32, 32), dtype=np.uint8)
+    y = np.tile(["a", "b"], 8)
+    d = rng.uniform(size=16)
+    for name, array in (("X", X), ("y", y), ("d", d)):
+        np.save(tmp_path / f"{name}.npy", array)
+    out, home = tmp_path / "out", tmp_path / "home"
+    argv = [
+        "tune", "--out", str(out), "--scale", "smoke", "--data-home", str(home),
+        "--data", str(tmp_path / "X.npy"), "--labels", str(tmp_path / "y.npy"),
+        "--difficulty", str(tmp_path / "d.npy"), "--n-trials", "2",
+        "--n-views", "1", "2",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["states"] == {"COMPLETE": 2}
+    recipe = tuning_recipe_from_data(X, y, difficulty=d, scale="smoke")
+    assert run["recipe_hash"] == params_hash(recipe)
+    assert recipe["net"]["n_classes"] == 2 and recipe["data"]["classes"] == ["a", "b"]
+    # The model was cached: the library finds the same one.
+    problem = tuning_problem_from_data(
+        X, y, difficulty=d, scale="smoke", data_home=home
+    )
+    assert problem.model_sha256 == run["model_sha256"]
+    assert problem.X_val.shape == (8, 3, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--labels", "y.npy"], "--data and --labels go together"),
+        (["--data", "X.npy"], "--data and --labels go together"),
+        (["--model", "m.skcells", "--data", "X.npy"], "(and --model needs both)"),
+        (["--trust", "a.B"], "--trust only applies to --model"),
+        (["--data", "X.npy", "--labels", "y.npy", "--target", "rbc"], "--target"),
+        (["--model", "m", "--data", "X.npy", "--labels", "y.npy", "--difficulty",
+          "d.npy"], "--difficulty is for fitting"),
+        (["--data", "X.npy", "--labels", "short.npy"], "--labels has 3 labels for"),
+        (["--data", "X.npy", "--labels", "two.csv"], "must have one label column"),
+        (["--data", "X.npy", "--labels", "y.txt"], "must be a .npy or .csv file"),
+        (["--data", "missing.npy", "--labels", "y.npy"], "does not exist"),
+        (["--data", "X.npy", "--labels", "y.npy", "--difficulty", "short.npy"],
+         "--difficulty has 3 values"),
+        (["--model", "missing.skcells", "--data", "X.npy", "--labels", "y.npy"],
+         "does not exist"),
+        (["--data", "small.npy", "--labels", "y.npy"], "needs at least 28x28"),
+    ],
+)  # fmt: skip
+def test_tune_command_own_data_bad_input(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    np.save("X.npy", np.zeros((6, 3, 32, 32), dtype=np.uint8))
+    np.save("small.npy", np.zeros((6, 3, 8, 8), dtype=np.uint8))
+    np.save("y.npy", np.tile([0, 1], 3))
+    np.save("short.npy", np.zeros(3))
+    Path("two.csv").write_text("a,b\n1,2\n")
+    Path("y.txt").write_text("0\n1\n")
+    status = main(["tune", "--scale", "smoke", "--out", "out", *argv])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skcells tune: error: "), err
+    assert message in err[0]
+    assert not Path("out/run.json").exists()

@@ -15,6 +15,16 @@ validation data without ever refitting: only ``n_views``, ``crop_scale`` and
 and the sha256 of the model, and a worker whose model differs refuses to
 add trials, so all trials of a study compare like with like.
 
+Your own data replaces the synthetic recipe: ``--data X.npy --labels
+y.csv`` fits the recipe's network on half of your images and scores the
+trials on the other half; ``--model MODEL --data X.npy --labels y.csv``
+tunes a model you saved with :func:`skcells.persistence.save_model`,
+scored on those validation data.
+
+The default study (a journal file in ``--out``) is created when missing;
+a study in ``--storage`` needs ``--create``, so that a typo in a shared
+database's study name cannot start an empty study.
+
 When the worker's trials are done it prints the best trial of the whole
 study and writes ``trials.csv``, ``optimization_history.png`` and
 ``run.json`` into ``--out``.  Nothing is written when the run fails.
@@ -65,7 +75,8 @@ def add_arguments(parser):
     study.add_argument(
         "--create",
         action="store_true",
-        help="create the study if the storage does not hold it yet",
+        help="create the study if --storage does not hold it yet (the default "
+        "journal file in --out is always created when missing)",
     )
     study.add_argument(
         "--n-trials",
@@ -125,8 +136,8 @@ def add_arguments(parser):
     model.add_argument(
         "--target",
         choices=("wbc", "rbc"),
-        default="wbc",
-        help="cell count the high/low label describes (default: %(default)s)",
+        help="cell count the high/low label of the synthetic data describes "
+        "(default: wbc)",
     )
     model.add_argument(
         "--seed", type=int, default=0, help="seed of the recipe (default: 0)"
@@ -137,6 +148,43 @@ def add_arguments(parser):
         help="dataset and model cache folder (default: $SKCELLS_DATA or "
         "~/scikit_learn_data/skcells); share it between machines to share "
         "one fitted model",
+    )
+
+    own = parser.add_argument_group(
+        "your own data and model (instead of the synthetic recipe)"
+    )
+    own.add_argument(
+        "--data",
+        metavar="NPY",
+        help="your images, a .npy array (n_samples, channels, height, width); "
+        "without --model the recipe's network is fitted on half of them and the "
+        "trials are scored on the other half; with --model they are the "
+        "validation data",
+    )
+    own.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="labels of --data: a .npy array, or a .csv file with one column "
+        "(besides an optional 'filename' column)",
+    )
+    own.add_argument(
+        "--difficulty",
+        metavar="NPY",
+        help="per-sample difficulty of --data for the curriculum (.npy; "
+        "without --model)",
+    )
+    own.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="tune a model saved with skcells.persistence.save_model (a "
+        "multi-view classifier, or a pipeline with one) instead of fitting one",
+    )
+    own.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also allow this class or function of --model (package.module.Name)",
     )
 
     space = parser.add_argument_group("search space")
@@ -231,15 +279,17 @@ def run(args):
     )
     is_database = isinstance(args.storage, str) and "://" in args.storage
     heartbeat = args.heartbeat_interval if is_database else None
+    own = _own_data_arguments(args)
     if args.storage is None:
         out.mkdir(parents=True, exist_ok=True)
 
     # Open the study before any expensive work, so that a wrong URL or study
-    # name fails at once.
+    # name fails at once.  The default journal in --out is this worker's own
+    # folder: creating the study there cannot hide a typo in a shared name.
     study = load_or_create_study(
         args.study,
         args.storage,
-        create=args.create and not args.report,
+        create=(args.create or args.storage is None) and not args.report,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=args.sampler_seed),
         out_dir=out,
@@ -256,23 +306,30 @@ def run(args):
         _finish(study, where, out, worker=None, ran=[])
         return 0
 
-    recipe_hash = params_hash(
-        tuning_recipe(args.scale, target=args.target, random_state=args.seed)
-    )
-    _claim(study, _RECIPE_ATTR, recipe_hash, where)  # before the costly fit
-    problem = tuning_problem(
-        args.scale, target=args.target, random_state=args.seed, data_home=args.data_home
-    )
+    if own is None:
+        target = args.target or "wbc"
+        recipe_hash = params_hash(
+            tuning_recipe(args.scale, target=target, random_state=args.seed)
+        )
+        _claim(study, _RECIPE_ATTR, recipe_hash, where)  # before the costly fit
+        problem = tuning_problem(
+            args.scale, target=target, random_state=args.seed, data_home=args.data_home
+        )
+    else:
+        problem = _own_problem(args, own, study, where)
     _claim(study, _MODEL_ATTR, problem.model_sha256, where)
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    objective = PredictTimeObjective(
-        problem.model,
-        problem.X_val,
-        problem.y_val,
-        space=space,
-        random_state=args.seed,
-    )
+    try:
+        objective = PredictTimeObjective(
+            problem.model,
+            problem.X_val,
+            problem.y_val,
+            space=space,
+            random_state=args.seed,
+        )
+    except TypeError as exc:
+        raise CommandError(f"--model: {exc}") from None
     ran = []
 
     def worker_objective(trial):
@@ -303,6 +360,126 @@ def run(args):
     return 0
 
 
+def _own_data_arguments(args):
+    """The user's data options, checked; None for the synthetic recipe."""
+    given = {
+        name: getattr(args, name)
+        for name in ("data", "labels", "difficulty", "model")
+        if getattr(args, name) is not None
+    }
+    if args.trust and args.model is None:
+        raise CommandError("--trust only applies to --model.")
+    if not given:
+        return None
+    if args.data is None or args.labels is None:
+        raise CommandError(
+            "--data and --labels go together"
+            + (" (and --model needs both)." if args.model else ".")
+        )
+    if args.target is not None:
+        raise CommandError(
+            "--target describes the synthetic data; drop it with --data."
+        )
+    if args.model is not None and args.difficulty is not None:
+        raise CommandError("--difficulty is for fitting; a --model is not refitted.")
+    return given
+
+
+def _load_array(path, option):
+    import numpy as np
+
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise CommandError(f"{option} {str(path)!r} must be a .npy file.")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise CommandError(f"{option} {str(path)!r} does not exist.") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise CommandError(
+            f"{option} {str(path)!r} cannot be read as a .npy array: {exc}"
+        ) from None
+
+
+def _load_labels(path):
+    """Labels from a .npy array or a one-column CSV."""
+    import numpy as np
+
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        return np.asarray(_load_array(path, "--labels"))
+    if path.suffix.lower() != ".csv":
+        raise CommandError(f"--labels {str(path)!r} must be a .npy or .csv file.")
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise CommandError(f"--labels {str(path)!r} does not exist.") from None
+    except (ValueError, OSError) as exc:
+        raise CommandError(f"--labels {str(path)!r} cannot be read: {exc}") from None
+    columns = [c for c in table.columns if c != "filename"]
+    if len(columns) != 1:
+        raise CommandError(
+            f"--labels {str(path)!r} must have one label column (besides "
+            f"'filename'), got {columns}."
+        )
+    return table[columns[0]].to_numpy()
+
+
+def _own_problem(args, own, study, where):
+    """Model and validation data of --data/--labels (and --model)."""
+    import numpy as np
+    from sklearn.utils import Bunch
+
+    from ..tuning import tuning_problem_from_data, tuning_recipe_from_data
+    from ..utils import params_hash, sha256_file
+
+    X = _load_array(args.data, "--data")
+    y = _load_labels(args.labels)
+    if len(y) != len(X):
+        raise CommandError(
+            f"--labels has {len(y)} labels for the {len(X)} samples of --data."
+        )
+    if args.model is None:
+        difficulty = None
+        if args.difficulty is not None:
+            difficulty = np.asarray(_load_array(args.difficulty, "--difficulty"))
+            if len(difficulty) != len(X):
+                raise CommandError(
+                    f"--difficulty has {len(difficulty)} values for the {len(X)} "
+                    "samples of --data."
+                )
+        X = np.asarray(X)
+        recipe = tuning_recipe_from_data(
+            X, y, difficulty=difficulty, scale=args.scale, random_state=args.seed
+        )
+        _claim(study, _RECIPE_ATTR, params_hash(recipe), where)  # before the fit
+        return tuning_problem_from_data(
+            X,
+            y,
+            difficulty=difficulty,
+            scale=args.scale,
+            random_state=args.seed,
+            data_home=args.data_home,
+        )
+    from ..persistence import load_model
+
+    if not Path(args.model).is_file():
+        raise CommandError(f"--model {args.model!r} does not exist.")
+    model_sha256 = sha256_file(args.model)
+    recipe = {
+        "model_sha256": model_sha256,
+        "data_sha256": sha256_file(args.data),
+        "labels_sha256": sha256_file(args.labels),
+    }
+    _claim(study, _RECIPE_ATTR, params_hash(recipe), where)
+    model = load_model(args.model, trusted=args.trust)
+    return Bunch(
+        model=model, X_val=X, y_val=y, recipe=recipe, model_sha256=model_sha256
+    )
+
+
 def _claim(study, key, mine, where):
     """Record ``key`` in the study's attributes, or check that it matches."""
     theirs = study.user_attrs.get(key)
@@ -313,7 +490,7 @@ def _claim(study, key, mine, where):
     if theirs == mine:
         return
     if key == _RECIPE_ATTR:
-        what = "recipe (--scale/--target/--seed)"
+        what = "recipe (--scale/--target/--seed, or --data/--labels/--model)"
         hint = "use the same options, or another --study"
     else:
         what = "fitted model"
@@ -373,6 +550,7 @@ def _finish(study, where, out, *, worker, ran):
         best_trial,
         best_trial_summary,
         count_states,
+        warn_if_flat,
         write_study_report,
     )
     from ..utils import atomic_file
@@ -410,6 +588,11 @@ def _finish(study, where, out, *, worker, ran):
     if states.get("RUNNING"):
         print("note: trials still running elsewhere; this best trial is provisional")
     print(summary)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flat = warn_if_flat(study)
+    if flat:
+        print(f"skcells tune: warning: {flat}", file=sys.stderr)
     print(
         "wrote "
         + ", ".join(

@@ -18,13 +18,21 @@ from ._predict import (
     check_n_trials,
     tune_predict_time,
 )
-from ._recipe import _SCALES, tuning_model, tuning_problem, tuning_recipe
+from ._recipe import (
+    _SCALES,
+    tuning_model,
+    tuning_problem,
+    tuning_problem_from_data,
+    tuning_recipe,
+    tuning_recipe_from_data,
+)
 from ._report import (
     best_trial,
     best_trial_summary,
     count_states,
     plot_history,
     trials_table,
+    warn_if_flat,
     write_study_report,
 )
 from ._storage import describe_storage, load_or_create_study, make_storage
@@ -47,7 +55,10 @@ __all__ = [
     "tune_predict_time",
     "tuning_model",
     "tuning_problem",
+    "tuning_problem_from_data",
     "tuning_recipe",
+    "tuning_recipe_from_data",
+    "warn_if_flat",
     "write_study_report",
 ]
 

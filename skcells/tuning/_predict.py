@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import check_bool, check_int, check_option, check_range
+from ._report import warn_if_flat
 
 logger = logging.getLogger(__name__)
 
@@ -183,14 +184,17 @@ class PredictTimeObjective:
     Each call copies ``estimator`` shallowly, so the copy shares the fitted
     ``estimator_`` (and every other fitted attribute), sets the trial's
     parameters with ``set_params`` on the copy, and scores the copy on
-    ``(X, y)``.  Neither ``estimator`` nor its ``estimator_`` is modified or
-    refitted; the objective checks after every trial that ``estimator_`` is
-    still the very same object.
+    ``(X, y)``.  For a :class:`~sklearn.pipeline.Pipeline` the pipeline and
+    the multi-view step are copied (the other steps are shared, fitted as
+    they are) and the parameters are set on the step.  Neither ``estimator``
+    nor its ``estimator_`` is modified or refitted; the objective checks
+    after every trial that ``estimator_`` is still the very same object.
 
     Parameters
     ----------
-    estimator : MultiViewClassifier
-        A fitted multi-view classifier.
+    estimator : MultiViewClassifier or Pipeline
+        A fitted multi-view classifier, or a fitted pipeline with one as a
+        step (its parameters found as ``<step>__n_views``, ...).
     X : array-like
         Validation inputs, in any layout ``estimator`` predicts on.
     y : array-like of shape (n_samples,)
@@ -205,28 +209,38 @@ class PredictTimeObjective:
         all trials draw their crops from the same random stream (common
         random numbers make the comparison of trials less noisy).
 
+    Attributes
+    ----------
+    prefix_ : str
+        The prefix of the predict-time parameters in ``estimator``'s
+        parameters: ``""`` for a multi-view classifier, ``"clf__"`` for a
+        pipeline step ``"clf"``.
+    scorer_ : callable
+        The scorer.
+
     Raises
     ------
     sklearn.exceptions.NotFittedError
-        When ``estimator`` is not fitted.
+        When ``estimator`` (or its multi-view step) is not fitted.
     """
 
     def __init__(self, estimator, X, y, *, space=None, scoring=None, random_state=None):
-        check_is_fitted(estimator, "estimator_")
+        path = _predict_time_path(estimator)
+        step = _step(estimator, path)
+        check_is_fitted(step, "estimator_")
+        views = step.get_params(deep=False).get("views")
+        if views is not None:
+            raise ValueError(
+                "the predict-time space tunes the random crops of views=None "
+                f"(n_views, crop_scale, aggregation); this classifier predicts "
+                f"from views={views!r}. Tune the parameters of its views object "
+                "instead (views__<name> with set_params)."
+            )
         if space is None:
             space = PredictTimeSpace()
         if not isinstance(space, PredictTimeSpace):
             raise TypeError(
                 f"space must be a PredictTimeSpace or None, got {type(space).__name__}."
-            )
-        params = estimator.get_params(deep=False)
-        needed = ("n_views", "crop_scale", "aggregation")
-        missing = [p for p in needed if p not in params]
-        if missing:
-            raise TypeError(
-                "estimator must have the predict-time parameters n_views, crop_scale "
-                f"and aggregation (a MultiViewClassifier); "
-                f"{type(estimator).__name__} lacks {missing}."
             )
         if random_state is not None:
             check_int(random_state, "random_state")
@@ -241,8 +255,10 @@ class PredictTimeObjective:
         self.space = space
         self.scoring = scoring
         self.random_state = random_state
+        self.prefix_ = "".join(f"{name}__" for name in path)
         self.scorer_ = check_scoring(estimator, scoring=scoring)
-        self._fitted = estimator.estimator_
+        self._path = path
+        self._fitted = step.estimator_
 
     def candidate(self, params):
         """Return a shallow copy of the fitted estimator with ``params`` set.
@@ -251,17 +267,17 @@ class PredictTimeObjective:
         ----------
         params : dict
             Predict-time parameters (``n_views``, ``crop_scale``,
-            ``aggregation``).
+            ``aggregation``), without the step prefix.
 
         Returns
         -------
-        estimator : MultiViewClassifier
+        estimator : MultiViewClassifier or Pipeline
             A copy that shares the fitted ``estimator_``.
         """
-        candidate = copy.copy(self.estimator)
+        candidate = _copy_along(self.estimator, self._path)
         if self.random_state is not None:
             params = {**params, "random_state": self.random_state}
-        candidate.set_params(**params)
+        _step(candidate, self._path).set_params(**params)
         return candidate
 
     def __call__(self, trial):
@@ -270,8 +286,8 @@ class PredictTimeObjective:
         candidate = self.candidate(params)
         score = float(self.scorer_(candidate, self.X, self.y))
         if (
-            candidate.estimator_ is not self._fitted
-            or self.estimator.estimator_ is not self._fitted
+            _step(candidate, self._path).estimator_ is not self._fitted
+            or _step(self.estimator, self._path).estimator_ is not self._fitted
         ):
             raise RuntimeError(
                 "the fitted estimator_ was replaced during a predict-time trial; "
@@ -280,6 +296,73 @@ class PredictTimeObjective:
         trial.set_user_attr("crop_scale", list(params["crop_scale"]))
         logger.debug("trial %d: %s -> %.4f", trial.number, params, score)
         return score
+
+
+_PREDICT_TIME_PARAMS = ("n_views", "crop_scale", "aggregation")
+
+
+def _predict_time_path(estimator):
+    """Step names from ``estimator`` to the object with the predict-time params.
+
+    The object is ``estimator`` itself or a step of (nested) pipelines: a
+    pipeline's steps are its fitted estimators, so a shallow copy of the path
+    shares them.  Other meta-estimators keep their fitted model elsewhere
+    than in their parameters and are refused.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if not hasattr(estimator, "get_params"):
+        raise TypeError(
+            "estimator must be a fitted MultiViewClassifier or a Pipeline with "
+            f"one as a step, got {type(estimator).__name__}."
+        )
+    own = estimator.get_params(deep=False)
+    if all(p in own for p in _PREDICT_TIME_PARAMS):
+        return ()
+    if isinstance(estimator, Pipeline):
+        found = []
+        for name, step in estimator.steps:
+            if step is None or step == "passthrough":
+                continue
+            try:
+                found.append((name, *_predict_time_path(step)))
+            except TypeError:
+                continue
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = ", ".join("__".join(path) for path in found)
+            raise TypeError(
+                "estimator has several steps with the predict-time parameters "
+                f"n_views, crop_scale and aggregation ({names}); tune one "
+                "multi-view classifier at a time."
+            )
+    raise TypeError(
+        "estimator must have the predict-time parameters n_views, crop_scale and "
+        "aggregation (a MultiViewClassifier, or a Pipeline with one as a step); "
+        f"{type(estimator).__name__} lacks "
+        f"{[p for p in _PREDICT_TIME_PARAMS if p not in own]}."
+    )
+
+
+def _step(estimator, path):
+    """The object at ``path`` (pipeline step names) inside ``estimator``."""
+    for name in path:
+        estimator = estimator.named_steps[name]
+    return estimator
+
+
+def _copy_along(estimator, path):
+    """Shallow copies of ``estimator`` and of every step on ``path``.
+
+    Copying a pipeline shares its list of steps; ``set_params(name=...)``
+    gives the copy a new list, so the original keeps its own steps.
+    """
+    out = copy.copy(estimator)
+    if path:
+        child = _copy_along(estimator.named_steps[path[0]], path[1:])
+        out.set_params(**{path[0]: child})
+    return out
 
 
 @validate_params({"study": [optuna.Study, None]}, prefer_skip_nested_validation=True)
@@ -305,8 +388,9 @@ def tune_predict_time(
 
     Parameters
     ----------
-    estimator : MultiViewClassifier
-        A fitted multi-view classifier.
+    estimator : MultiViewClassifier or Pipeline
+        A fitted multi-view classifier, or a fitted pipeline with one as a
+        step (only that step's parameters change).
     X : array-like
         Validation inputs.
     y : array-like of shape (n_samples,)
@@ -335,7 +419,14 @@ def tune_predict_time(
     -------
     study : optuna.Study
         The study; ``PredictTimeSpace.to_estimator_params(study.best_params)``
-        gives the best parameters for ``estimator.set_params``.
+        gives the best parameters for ``set_params`` of the multi-view
+        classifier (of the pipeline's step).
+
+    Warns
+    -----
+    UserWarning
+        When every complete trial of the study has the same score (see
+        :func:`warn_if_flat`).
 
     Notes
     -----
@@ -382,6 +473,7 @@ def tune_predict_time(
         n_jobs=n_jobs,
         callbacks=callbacks,
     )
+    warn_if_flat(study, stacklevel=4)
     return study
 
 

@@ -21,6 +21,7 @@ from ..datasets import get_data_home
 from ..utils import (
     atomic_directory,
     cache_lock,
+    check_array_1d,
     check_bool,
     check_int,
     check_option,
@@ -136,9 +137,197 @@ def tuning_problem(
         ``cache=False``).
     """
     recipe = tuning_recipe(scale, target=target, random_state=random_state)
-    recipe_hash = params_hash(recipe)
     check_bool(cache, "cache")
-    X_train, X_val, y_train, y_val, d_train = _data(recipe, data_home)
+    split = _data(recipe, data_home)
+    return _problem(recipe, split, data_home, cache)
+
+
+def tuning_recipe_from_data(X, y, *, difficulty=None, scale="quick", random_state=0):
+    """The recipe of the tuning model fitted on your own images.
+
+    :func:`tuning_recipe` with the synthetic data replaced by ``X``, ``y``
+    and ``difficulty`` (recorded by their sha256, shape, dtype and classes),
+    a network with as many outputs as ``y`` has classes and as many input
+    channels as ``X``, and views no larger than the images.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_channels, height, width)
+        Images (uint8, or floats in ``[0, 1]``), at least 28 pixels on a side
+        (the CNN's smallest input).
+    y : array-like of shape (n_samples,)
+        Class labels, at least 2 samples of each class.
+    difficulty : array-like of shape (n_samples,), default=None
+        Per-sample difficulty for the curriculum; None trains without one.
+    scale : {"smoke", "quick"}, default="quick"
+        Size of the network and length of the training (see
+        :func:`tuning_recipe`).
+    random_state : int, default=0
+        Seed of the split, the network's weights and its views.
+
+    Returns
+    -------
+    recipe : dict
+        Every setting that changes the fitted model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcells.tuning import tuning_recipe_from_data
+    >>> X = np.zeros((8, 1, 30, 40), dtype=np.uint8)
+    >>> recipe = tuning_recipe_from_data(X, np.tile([0, 1], 4), scale="smoke")
+    >>> recipe["data"]["classes"], recipe["net"]["in_channels"]
+    ([0, 1], 1)
+    >>> recipe["multiview"]["output_size"]
+    30
+    """
+    import torch
+
+    recipe = tuning_recipe(scale, random_state=random_state)
+    if isinstance(X, torch.Tensor):
+        X = X.numpy()
+    X = np.asarray(X)
+    if X.ndim != 4:
+        raise ValueError(
+            f"X must be images of shape (n_samples, n_channels, height, width), got "
+            f"shape {X.shape}; tune a model of your own for other inputs (skcells "
+            "tune --model)."
+        )
+    if X.dtype.kind not in "uif":
+        raise TypeError(f"X must hold numbers, got dtype {X.dtype}.")
+    if min(X.shape[2:]) < _MIN_SIZE:
+        raise ValueError(
+            f"X has images of {X.shape[2]}x{X.shape[3]} pixels; the tuning network "
+            f"needs at least {_MIN_SIZE}x{_MIN_SIZE}."
+        )
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(
+            f"y must hold one label per sample of X ({len(X)}), got shape {y.shape}."
+        )
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2 or counts.min() < 2:
+        raise ValueError(
+            "y must hold at least 2 classes with at least 2 samples each, got "
+            f"{dict(zip(classes.tolist(), counts.tolist()))}."
+        )
+    if difficulty is not None:
+        difficulty = _check_difficulty(difficulty, len(X))
+    recipe["data"] = {
+        "source": "user",
+        "n_samples": len(X),
+        "shape": list(X.shape[1:]),
+        "dtype": str(X.dtype),
+        "classes": classes.tolist(),
+        "sha256": {
+            "X": _array_sha256(X),
+            "y": _array_sha256(y),
+            "difficulty": None if difficulty is None else _array_sha256(difficulty),
+        },
+    }
+    recipe["net"]["n_classes"] = len(classes)
+    recipe["net"]["in_channels"] = int(X.shape[1])
+    recipe["multiview"]["output_size"] = min(
+        recipe["multiview"]["output_size"], *X.shape[2:]
+    )
+    return recipe
+
+
+def _check_difficulty(difficulty, n):
+    difficulty = check_array_1d(difficulty, "difficulty")
+    if len(difficulty) != n:
+        raise ValueError(
+            f"difficulty must hold one value per sample of X ({n}), got "
+            f"{len(difficulty)}."
+        )
+    return difficulty
+
+
+def tuning_problem_from_data(
+    X, y, *, difficulty=None, scale="quick", random_state=0, data_home=None, cache=True
+):
+    """The tuning model of :func:`tuning_problem`, fitted on your own images.
+
+    ``X`` and ``y`` are split in half (stratified by ``y``, seeded by
+    ``random_state``); the network of :func:`tuning_recipe_from_data` is
+    fitted on the first half, with ``difficulty`` when given, and the second
+    half is the validation data that predict-time trials are scored on.  The
+    model cache and a study's recipe check work as for the synthetic data.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_channels, height, width)
+        Images, see :func:`tuning_recipe_from_data`.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    difficulty : array-like of shape (n_samples,), default=None
+        Per-sample difficulty for the curriculum; None trains without one.
+    scale : {"smoke", "quick"}, default="quick"
+        See :func:`tuning_recipe`.
+    random_state : int, default=0
+        See :func:`tuning_recipe_from_data`.
+    data_home : str or path-like, default=None
+        Folder of the model cache.
+    cache : bool, default=True
+        Reuse and store the fitted weights, as :func:`tuning_problem` does.
+
+    Returns
+    -------
+    problem : sklearn.utils.Bunch
+        As returned by :func:`tuning_problem`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcells.tuning import tuning_problem_from_data
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(0, 256, size=(16, 3, 32, 32), dtype=np.uint8)
+    >>> y = np.tile(["a", "b"], 8)
+    >>> problem = tuning_problem_from_data(X, y, scale="smoke", cache=False)
+    >>> problem.X_val.shape, problem.recipe["data"]["classes"]
+    ((8, 3, 32, 32), ['a', 'b'])
+    """
+    check_bool(cache, "cache")
+    recipe = tuning_recipe_from_data(
+        X, y, difficulty=difficulty, scale=scale, random_state=random_state
+    )
+    X, y = np.asarray(X), np.asarray(y)
+    d = np.zeros(len(X))
+    if difficulty is not None:
+        d = _check_difficulty(difficulty, len(X))
+    X_train, X_val, y_train, y_val, d_train, _ = train_test_split(
+        X,
+        y,
+        d,
+        test_size=recipe["validation_fraction"],
+        stratify=y,
+        random_state=recipe["seed"],
+    )
+    split = (X_train, X_val, y_train, y_val, None if difficulty is None else d_train)
+    return _problem(recipe, split, data_home, cache)
+
+
+# The smallest input of the 9-layer CNN.
+_MIN_SIZE = 28
+
+
+def _array_sha256(a):
+    """sha256 of an array's dtype, shape and values (strings by their text)."""
+    import hashlib
+
+    a = np.asarray(a)
+    digest = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    if a.dtype.kind in "OUS":
+        digest.update("\x00".join(map(str, a.ravel().tolist())).encode())
+    else:
+        digest.update(np.ascontiguousarray(a).view(np.uint8).data)
+    return digest.hexdigest()
+
+
+def _problem(recipe, split, data_home, cache):
+    """Fit (or load from the cache) the recipe's model on ``split``."""
+    recipe_hash = params_hash(recipe)
+    X_train, X_val, y_train, y_val, d_train = split
     if not cache:
         model = _fit(recipe, X_train, y_train, d_train)
         model_sha256 = model_path = None
@@ -264,10 +453,13 @@ def tuning_model(recipe):
 
     n = recipe["net"]
     mv = recipe["multiview"]
+    model_params = {"width": n["width"]}
+    if "in_channels" in n:  # recipes of the user's data
+        model_params["in_channels"] = n["in_channels"]
     net = make_net(
         model=n["module"].lower(),
-        n_classes=2,
-        model_params={"width": n["width"]},
+        n_classes=n.get("n_classes", 2),
+        model_params=model_params,
         epochs=n["max_epochs"],
         batch_size=n["batch_size"],
         seed=recipe["seed"],
@@ -301,4 +493,6 @@ def _fit(recipe, X_train, y_train, difficulty):
     logger.info(
         "fitting the %s tuning model on %d frames", recipe["scale"], len(y_train)
     )
+    if difficulty is None:
+        return model.fit(X_train, y_train)
     return model.fit(X_train, y_train, difficulty=difficulty)

@@ -144,6 +144,62 @@ def count_states(study):
     return counts
 
 
+@validate_params(
+    {"study": [optuna.Study], "stacklevel": [int]}, prefer_skip_nested_validation=True
+)
+def warn_if_flat(study, *, stacklevel=2):
+    """Warn when every complete trial of a study has the same score.
+
+    A flat study found nothing: its "best" trial is merely the first one.
+    Common causes are a validation set too small to tell the candidates
+    apart, a model that predicts one class whatever the parameters, or
+    parameters that do not act on the model.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        A single-objective study.
+    stacklevel : int, default=2
+        Passed to :func:`warnings.warn`.
+
+    Returns
+    -------
+    message : str or None
+        The warning's message, or None (no warning) when the study has fewer
+        than two complete trials or two different scores.
+
+    Examples
+    --------
+    >>> import warnings, optuna
+    >>> from skcells.tuning import warn_if_flat
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> study = optuna.create_study(study_name="flat", direction="maximize")
+    >>> study.optimize(lambda t: 0.5 + 0 * t.suggest_float("x", 0, 1), n_trials=3)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     message = warn_if_flat(study)
+    >>> message.split(":")[0]
+    "all 3 complete trials of study 'flat' scored 0.5"
+    >>> len(caught)
+    1
+    """
+    complete = study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+    )
+    values = {t.value for t in complete}
+    if len(complete) < 2 or len(values) != 1:
+        return None
+    message = (
+        f"all {len(complete)} complete trials of study {study.study_name!r} scored "
+        f"{_fmt(complete[0].value)}: the parameters searched did not change the "
+        "score, so the best trial is only the first one. The validation set may "
+        "be too small to tell them apart, the model may predict one class "
+        "whatever they are, or they may not act on this model."
+    )
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)
+    return message
+
+
 @_takes_a_study
 def write_study_report(study, out_dir):
     """Write the trials table (CSV) and the optimisation-history plot (PNG).

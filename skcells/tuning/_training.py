@@ -10,7 +10,8 @@ estimator's parameters, so it works on a bare
 ends with one alike.  ``difficulty`` passed to ``fit`` reaches the curriculum
 network of every fold, sliced to the fold's training samples: by plain
 fit-parameter slicing, or by metadata routing when
-``sklearn.set_config(enable_metadata_routing=True)`` is active.
+``sklearn.set_config(enable_metadata_routing=True)`` is active (which a
+pipeline needs).  The search checks this before its first trial.
 """
 
 import logging
@@ -196,7 +197,15 @@ def training_search(
     Returns
     -------
     search : optuna_integration.OptunaSearchCV
-        The unfitted search; call ``search.fit(X, y, difficulty=d)``.
+        The unfitted search (a subclass whose ``fit`` adds the checks below);
+        call ``search.fit(X, y, difficulty=d)``.  Before the first trial,
+        ``fit`` checks that ``difficulty`` reaches the network: a bare
+        multi-view classifier takes it with or without metadata routing, a
+        pipeline needs ``sklearn.set_config(enable_metadata_routing=True)``
+        (or the step-prefixed name, ``clf__difficulty=d``), and routing needs
+        ``n_jobs=1``; otherwise every trial would fail.  A search whose trials
+        all fail raises a :class:`ValueError` that says so; one whose trials
+        all score the same warns.
 
     Examples
     --------
@@ -219,7 +228,7 @@ def training_search(
     >>> len(search.trials_), sorted(search.best_params_)[0]
     (2, 'estimator__competence_power')
     """
-    from optuna_integration import OptunaSearchCV
+    from ._search import CurriculumSearchCV
 
     check_n_trials(n_trials)
     if param_distributions is None:
@@ -239,7 +248,7 @@ def training_search(
         # OptunaSearchCV is flagged "experimental" at construction; the
         # choice to rely on it is made here, once, not by every caller.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        search = OptunaSearchCV(
+        search = CurriculumSearchCV(
             estimator,
             param_distributions,
             cv=cv,
