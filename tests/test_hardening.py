@@ -1461,3 +1461,17 @@ def test_open_regular_file_refuses_links_and_special_files(tmp_path):
         open_regular_file("/dev/zero")
     with pytest.raises(ValueError, match="more than the 2 expected"):
         open_regular_file("a", root=tmp_path, max_size=2)
+
+
+def test_a_null_byte_in_an_npy_header_is_a_value_error(tmp_path):
+    # numpy parses the header with ast.literal_eval, which raises SyntaxError
+    # on a null byte (found by hypothesis); load_npy reports a damaged file.
+    from skcells.utils import load_npy
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.zeros(4, dtype=np.uint8))
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b"descr") + 2] = 0
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="damaged .npy header"):
+        load_npy(path, dtype=np.uint8, shape=(4,))

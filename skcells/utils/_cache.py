@@ -574,13 +574,18 @@ def load_npy(file, *, dtype, shape, root=None, mmap=False, size=None):
 
     source = getattr(file, "name", "the array")
     fmt = np.lib.format
-    version = fmt.read_magic(file)
-    if version == (1, 0):
-        found, fortran, found_dtype = fmt.read_array_header_1_0(file)
-    elif version == (2, 0):
-        found, fortran, found_dtype = fmt.read_array_header_2_0(file)
-    else:
-        raise ValueError(f"{source} has an unsupported .npy version {version}")
+    try:
+        version = fmt.read_magic(file)
+        if version == (1, 0):
+            found, fortran, found_dtype = fmt.read_array_header_1_0(file)
+        elif version == (2, 0):
+            found, fortran, found_dtype = fmt.read_array_header_2_0(file)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except (ValueError, SyntaxError, TypeError, OverflowError, RecursionError) as exc:
+        # numpy parses the header with ast.literal_eval: a damaged header can
+        # raise any of these, which all mean "not a valid .npy file".
+        raise ValueError(f"{source} has a damaged .npy header ({exc})") from None
     if isinstance(dtype, str) and len(dtype) == 1:
         dtype_ok = found_dtype.kind == dtype
         wanted = f"kind {dtype!r}"
