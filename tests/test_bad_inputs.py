@@ -2063,7 +2063,7 @@ for _kw, _kind, _exc, _name in (
     ({"n_views": "ab"}, "type", TypeError, "n_views"),
     ({"crop_scale_low": (0, 0.5)}, "range", ValueError, "crop_scale_low"),
     ({"crop_scale_high": (0.1, 2)}, "range", ValueError, "crop_scale_high"),
-    ({"aggregation": ("max",)}, "option", ValueError, "aggregation"),
+    ({"aggregation": ("median",)}, "option", ValueError, "aggregation"),
     ({"aggregation": ()}, "empty", ValueError, "aggregation"),
     ({"n_views_log": "yes"}, "type", TypeError, "n_views_log"),
 ):
@@ -2955,7 +2955,7 @@ CLI_CASES = [
         "type",
         True,
     ),
-    ("tune", ["tune", "--aggregation", "max"], "--aggregation", "option", True),
+    ("tune", ["tune", "--aggregation", "median"], "--aggregation", "option", True),
     (
         "tune",
         ["tune", "--sampler-seed", "-5", "--create", "--out", "{tmp}"],

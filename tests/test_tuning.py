@@ -213,9 +213,9 @@ def test_concurrent_create_gives_one_study(tmp_path):
         ),
         ({"aggregation": ()}, ValueError, "aggregation must be a non-empty"),
         (
-            {"aggregation": ("max",)},
+            {"aggregation": ("median",)},  # a regressor's rule
             ValueError,
-            "aggregation must be one of .*got 'max'",
+            "aggregation must be one of .*got 'median'",
         ),
         ({"aggregation": ("mode", "mode")}, ValueError, "distinct"),
         ({"n_views_log": 1}, TypeError, "n_views_log must be a bool"),
@@ -1008,3 +1008,17 @@ def test_tune_command_own_data_bad_input(tmp_path, capsys, monkeypatch, argv, me
     assert len(err) == 1 and err[0].startswith("skcells tune: error: "), err
     assert message in err[0]
     assert not Path("out/run.json").exists()
+
+
+def test_tune_offers_every_aggregation_of_the_classifier():
+    # The command writes the choices out (no torch import to build the
+    # parser); they must stay the classifier's.
+    from skcells._commands.tune import AGGREGATION_CHOICES
+    from skcells.multiview import CLASSIFIER_AGGREGATIONS
+    from skcells.tuning import PredictTimeSpace
+
+    assert AGGREGATION_CHOICES == CLASSIFIER_AGGREGATIONS
+    space = PredictTimeSpace(aggregation=("geometric_mean", "max"))
+    assert space.aggregation == ("geometric_mean", "max")
+    with pytest.raises(ValueError, match="aggregation must be one of"):
+        PredictTimeSpace(aggregation=("median",))

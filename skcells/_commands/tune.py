@@ -44,6 +44,10 @@ from pathlib import Path
 
 from . import CommandError
 
+# MultiViewClassifier's aggregation rules, written out so that building the
+# parser imports no torch (a test checks they match).
+AGGREGATION_CHOICES = ("mode", "weighted", "mean", "geometric_mean", "max")
+
 logger = logging.getLogger(__name__)
 
 _RECIPE_ATTR = "skcells:recipe_hash"
@@ -211,9 +215,9 @@ def add_arguments(parser):
     space.add_argument(
         "--aggregation",
         nargs="+",
-        choices=("mode", "weighted", "mean"),
+        choices=AGGREGATION_CHOICES,
         default=["mode", "weighted", "mean"],
-        help="aggregation rules to try (default: all three)",
+        help="aggregation rules to try (default: mode weighted mean)",
     )
     parser.add_argument(
         "--out",

@@ -2,12 +2,13 @@
 
 from . import _aggregate
 from ._aggregate import *  # noqa: F403 (the aggregation functions of its __all__)
-from ._classifier import MultiViewClassifier
+from ._classifier import CLASSIFIER_AGGREGATIONS, MultiViewClassifier
 from ._regressor import MultiViewRegressor
 from ._transforms import ComposedViews, DihedralViews, TransformViews
 from ._views import RandomResizedCropViews
 
 __all__ = [
+    "CLASSIFIER_AGGREGATIONS",
     "ComposedViews",
     "DihedralViews",
     "MultiViewClassifier",

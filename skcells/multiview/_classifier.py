@@ -13,7 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from ._aggregate import _entropy, _ViewStats, view_predictions
 from ._base import _BaseMultiView, _is_torch_net, _unwrap
 
-__all__ = ["MultiViewClassifier"]
+__all__ = ["CLASSIFIER_AGGREGATIONS", "MultiViewClassifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ _AGGREGATIONS = {
     "geometric_mean": (("log",), "geometric_mean"),
     "max": (("max",), "max"),
 }
+#: The values of ``MultiViewClassifier(aggregation=...)``.
+CLASSIFIER_AGGREGATIONS = tuple(_AGGREGATIONS)
 
 
 def _can_predict_proba(self):

@@ -24,6 +24,8 @@ from ._report import warn_if_flat
 
 logger = logging.getLogger(__name__)
 
+# The default search covers the paper's two rules and the mean of
+# probabilities; every rule of the classifier may be asked for.
 _AGGREGATIONS = ("mode", "weighted", "mean")
 
 
@@ -92,13 +94,15 @@ class PredictTimeSpace:
         aggregation = self.aggregation
         if isinstance(aggregation, str) or not hasattr(aggregation, "__iter__"):
             aggregation = (aggregation,)
+        from ..multiview import CLASSIFIER_AGGREGATIONS
+
         aggregation = tuple(
-            check_option(a, "aggregation", _AGGREGATIONS) for a in aggregation
+            check_option(a, "aggregation", CLASSIFIER_AGGREGATIONS) for a in aggregation
         )
         if not aggregation or len(set(aggregation)) != len(aggregation):
             raise ValueError(
                 "aggregation must be a non-empty sequence of distinct values from "
-                f"{_AGGREGATIONS}, got {self.aggregation!r}."
+                f"{CLASSIFIER_AGGREGATIONS}, got {self.aggregation!r}."
             )
         check_bool(self.n_views_log, "n_views_log")
         object.__setattr__(self, "n_views", n_views)
