@@ -110,7 +110,6 @@ def run_one(
     import torch
 
     from ..models import count_parameters
-    from ..multiview import MultiViewClassifier
     from ..noise import asymmetric_label_noise
 
     previous_threads = torch.get_num_threads()
@@ -125,28 +124,12 @@ def run_one(
             y_train = asymmetric_label_noise(
                 y_train, spec.label_noise, mapping=mapping, random_state=spec.seed
             )
-        classes = np.unique(y)
-        net = make_net(
-            model=spec.model,
-            n_classes=len(classes),
-            model_params=dict(spec.model_params),
-            epochs=spec.epochs,
-            batch_size=spec.batch_size,
-            seed=spec.seed,
-            weight_decay=spec.weight_decay,
-            label_smoothing=spec.label_smoothing,
-            cosine=spec.cosine,
-            curriculum=(curriculum or {}) if spec.curriculum else None,
+        clf = _classifier(
+            spec,
+            n_classes=len(np.unique(y)),
             device=device,
-        )
-        clf = MultiViewClassifier(
-            net,
-            n_views=1,
-            crop_scale=spec.crop_scale,
-            output_size=spec.output_size,
-            clip_length=spec.clip_length if spec.input == "clip" else None,
-            batch_size=_predict_batch(X),
-            random_state=spec.seed,
+            curriculum=curriculum,
+            predict_batch=_predict_batch(X),
         )
         fit_params = {}
         if spec.curriculum:
@@ -203,6 +186,39 @@ def run_one(
             }
         )
     return rows, history
+
+
+def _classifier(spec, *, n_classes, device="cpu", curriculum=None, predict_batch=None):
+    """The unfitted multi-view classifier of one run, as :func:`run_one` trains it.
+
+    On CPU the convolution weights are stored channels-last
+    (``make_net(channels_last=True)``), the layout oneDNN's kernels prefer.
+    """
+    from ..multiview import MultiViewClassifier
+
+    net = make_net(
+        model=spec.model,
+        n_classes=n_classes,
+        model_params=dict(spec.model_params),
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
+        weight_decay=spec.weight_decay,
+        label_smoothing=spec.label_smoothing,
+        cosine=spec.cosine,
+        curriculum=(curriculum or {}) if spec.curriculum else None,
+        device=device,
+        channels_last=device == "cpu",
+    )
+    return MultiViewClassifier(
+        net,
+        n_views=1,
+        crop_scale=spec.crop_scale,
+        output_size=spec.output_size,
+        clip_length=spec.clip_length if spec.input == "clip" else None,
+        batch_size=predict_batch,
+        random_state=spec.seed,
+    )
 
 
 def _predict_batch(X):
