@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from ..experiments import SCALE_NAMES
+from .generate import add_scheduler_argument, scheduler_address
 
 _SERIES_HELP = (
     "1: WBC, single view vs multi-view (Table 1 top); 2: RBC, with and "
@@ -87,6 +88,12 @@ def add_arguments(parser):
         "cnn9): a local checkpoint, or 'download' (needs the internet); "
         "repeatable. Without it the networks start from random weights",
     )
+    add_scheduler_argument(
+        parser,
+        "run one training task per network, setting and seed",
+        "start its workers with --nthreads 1 (and --resources GPU=1, one per "
+        "GPU, for --device cuda)",
+    )
 
 
 def _parse_weights(items):
@@ -118,6 +125,7 @@ def run(args):
     experiment = run_experiments(
         **{name: getattr(args, name) for name in _OPTIONS},
         weights=_parse_weights(args.weights),
+        scheduler=scheduler_address(args),
     )
     out.mkdir(parents=True, exist_ok=True)
     written = []
