@@ -138,3 +138,25 @@ def test_cuda_runs_need_gpu_workers(cluster, tmp_path):
             data_home=tmp_path,
             scheduler=cluster.scheduler_address,
         )
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
+    import dask
+
+    argv = ["reproduce", "--scale", "smoke", "--series", "3", "--out", str(tmp_path)]
+    argv += ["--data-home", str(tmp_path / "data"), "--scheduler", "tcp://127.0.0.1:9"]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skcells reproduce: error: ")
+    assert "127.0.0.1:9" in err[0]
+
+
+def test_a_cluster_without_workers_is_a_one_line_error(tmp_path, capsys):
+    argv = ["generate", "--n-videos", "2", "--n-frames", "2", "--size", "8"]
+    argv += ["--data-home", str(tmp_path), "--no-progress"]
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0") as empty:
+        assert main([*argv, "--scheduler", empty.scheduler_address]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no worker" in err[0]
+    assert not any((tmp_path / "synthetic_blood_videos").glob("*/data.npy"))

@@ -136,6 +136,44 @@ def scheduler_address(args):
     return address
 
 
+#: Seconds a command waits for a first worker of the Dask cluster.
+WORKER_TIMEOUT = 10
+
+
+def dask_client(address):
+    """A ``distributed.Client`` of ``address`` whose cluster has a worker.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler's address.
+
+    Returns
+    -------
+    client : distributed.Client
+        The connected client; close it when done.
+
+    Raises
+    ------
+    CommandError
+        When no worker joins the cluster within :data:`WORKER_TIMEOUT`
+        seconds.  An unreachable scheduler raises Dask's ``OSError``.
+    """
+    from distributed import Client
+
+    client = Client(address, set_as_default=False)
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except TimeoutError:
+        client.close()
+        raise CommandError(
+            f"the Dask cluster at {address} has no worker (none joined within "
+            f"{WORKER_TIMEOUT} s): start some with `dask worker {address} "
+            "--nthreads 1`."
+        ) from None
+    return client
+
+
 def add_arguments(parser):
     """Add the ``generate`` options to ``parser``."""
     add_generation_arguments(parser)
@@ -179,10 +217,9 @@ def run(args):
     address = scheduler_address(args)
     with ExitStack() as stack:
         if address is not None:
-            from distributed import Client
             from joblib import parallel_config
 
-            client = stack.enter_context(Client(address, set_as_default=False))
+            client = stack.enter_context(dask_client(address))
             stack.enter_context(parallel_config(backend="dask", client=client))
         bunch = fetch_synthetic_blood_videos(
             data_home=args.data_home,

@@ -420,32 +420,37 @@ def run_experiments(
         threads = None
     elif threads is None:
         threads = max(1, n_cpu // n_jobs)
-    render_jobs = 1 if scale.name == "smoke" else max(n_jobs, n_cpu // 2)
-    inputs, datasets, videos = _load_inputs(
-        runs,
-        scale,
-        cifar_root=cifar_root,
-        data_home=data_home,
-        n_jobs=render_jobs,
-        verbose=progress,
-    )
-    if scheduler is None:
-        logger.info(
-            "%d runs at scale %r on %s, %d process(es)",
-            len(runs),
-            scale.name,
-            device,
-            n_jobs,
-        )
-
-    rows, histories = [], {}
-    bar = tqdm(
-        total=len(runs), desc=f"reproduce ({scale.name})", unit="run", disable=disable
-    )
-    options = {"device": device, "threads": threads, "curriculum": scale.curriculum}
+    # connect first: an unreachable scheduler fails before any rendering
     client, own_client = _dask_client(scheduler)
     try:
-        with bar, _backend(client, device):
+        resources = _resources(client, device)
+        render_jobs = 1 if scale.name == "smoke" else max(n_jobs, n_cpu // 2)
+        inputs, datasets, videos = _load_inputs(
+            runs,
+            scale,
+            cifar_root=cifar_root,
+            data_home=data_home,
+            n_jobs=render_jobs,
+            verbose=progress,
+        )
+        if scheduler is None:
+            logger.info(
+                "%d runs at scale %r on %s, %d process(es)",
+                len(runs),
+                scale.name,
+                device,
+                n_jobs,
+            )
+
+        rows, histories = [], {}
+        bar = tqdm(
+            total=len(runs),
+            desc=f"reproduce ({scale.name})",
+            unit="run",
+            disable=disable,
+        )
+        options = {"device": device, "threads": threads, "curriculum": scale.curriculum}
+        with bar, _backend(client, resources):
             if client is None:
                 tasks = (
                     delayed(_job)(spec, *inputs[(spec.dataset, spec.input)], **options)
@@ -511,21 +516,30 @@ def _check_scheduler(scheduler):
     """None, a scheduler address (str) or a distributed.Client."""
     if scheduler is None:
         return None
+    if isinstance(scheduler, str):
+        if not scheduler.strip():
+            raise ValueError(
+                "scheduler must be the address of a Dask scheduler (e.g. "
+                "'tcp://10.0.0.1:8786'), got an empty string."
+            )
+        try:
+            import distributed  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "scheduler= runs the experiments on a Dask cluster, which needs "
+                "dask.distributed: pip install 'skcells[dask]'."
+            ) from exc
+        return scheduler.strip()
     try:
         from distributed import Client
-    except ImportError as exc:
-        raise ImportError(
-            "scheduler= runs the experiments on a Dask cluster, which needs "
-            "dask.distributed: pip install 'skcells[dask]'."
-        ) from exc
-    if isinstance(scheduler, Client):
-        return scheduler
-    if not isinstance(scheduler, str) or not scheduler.strip():
+    except ImportError:
+        Client = ()
+    if not isinstance(scheduler, Client):
         raise TypeError(
             "scheduler must be the address of a Dask scheduler (e.g. "
             f"'tcp://10.0.0.1:8786') or a distributed.Client, got {scheduler!r}."
         )
-    return scheduler.strip()
+    return scheduler
 
 
 def _dask_client(scheduler):
@@ -537,26 +551,31 @@ def _dask_client(scheduler):
     return Client(scheduler, set_as_default=False), True
 
 
-def _backend(client, device):
-    """joblib's Dask backend on ``client`` (a GPU per run on CUDA), or nothing."""
+def _resources(client, device):
+    """Dask resources of every run: a GPU on CUDA, which some worker must have."""
+    if client is None or device != "cuda":
+        return {}
+    workers = client.scheduler_info()["workers"]
+    if not any(w.get("resources", {}).get("GPU") for w in workers.values()):
+        raise ValueError(
+            "device='cuda' on a Dask cluster runs every run on a worker with "
+            f"the resource GPU=1, and none of the {len(workers)} worker(s) of "
+            f"{client.scheduler.address} has it: start one worker per GPU "
+            "with `dask worker ADDRESS --nthreads 1 --resources GPU=1`."
+        )
+    return {"GPU": 1}
+
+
+def _backend(client, resources):
+    """joblib's Dask backend on ``client``, or nothing when it is None."""
     from contextlib import nullcontext
 
     from joblib import parallel_config
 
     if client is None:
         return nullcontext()
-    resources = {}
-    if device == "cuda":
-        workers = client.scheduler_info()["workers"]
-        if not any(w.get("resources", {}).get("GPU") for w in workers.values()):
-            raise ValueError(
-                "device='cuda' on a Dask cluster runs every run on a worker with "
-                f"the resource GPU=1, and none of the {len(workers)} worker(s) of "
-                f"{client.scheduler.address} has it: start one worker per GPU "
-                "with `dask worker ADDRESS --nthreads 1 --resources GPU=1`."
-            )
-        resources = {"resources": {"GPU": 1}}
-    return parallel_config(backend="dask", client=client, **resources)
+    extra = {"resources": resources} if resources else {}
+    return parallel_config(backend="dask", client=client, **extra)
 
 
 # Runs in one Dask worker process take turns: they seed and use torch's
