@@ -160,3 +160,32 @@ def test_a_cluster_without_workers_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no worker" in err[0]
     assert not any((tmp_path / "synthetic_blood_videos").glob("*/data.npy"))
+
+
+@pytest.mark.timeout(300)
+def test_cuda_runs_go_to_the_gpu_workers(tmp_path):
+    """A run asks for the GPU resource; this worker has it but no CUDA."""
+    import torch
+
+    from skcells.experiments import run_experiments
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the run would train instead of failing")
+
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        resources={"GPU": 1},
+        dashboard_address=":0",
+    ) as gpu_cluster:
+        with pytest.raises(RuntimeError, match="no CUDA GPU is visible"):
+            run_experiments(
+                series=[3],
+                scale="smoke",
+                seeds=[1],
+                device="cuda",
+                progress=False,
+                data_home=tmp_path,
+                scheduler=gpu_cluster.scheduler_address,
+            )
