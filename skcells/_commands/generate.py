@@ -126,9 +126,10 @@ def scheduler_address(args):
     CommandError
         When an address is given but ``distributed`` is not installed.
     """
-    address = args.scheduler or os.environ.get(SCHEDULER_ENV, "").strip() or None
+    given = (args.scheduler or "").strip()
+    address = given or os.environ.get(SCHEDULER_ENV, "").strip() or None
     if address is not None and importlib.util.find_spec("distributed") is None:
-        source = "--scheduler" if args.scheduler else f"${SCHEDULER_ENV}"
+        source = "--scheduler" if given else f"${SCHEDULER_ENV}"
         raise CommandError(
             f"{source} {address!r} needs dask.distributed, which is not "
             "installed: pip install 'skcells[dask]'."

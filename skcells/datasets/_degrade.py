@@ -20,9 +20,9 @@ def box_blur(x, radius):
     """Blur the last two axes with a ``(2 radius + 1)``-wide box filter.
 
     The filter is separable and computed as two running means with a
-    double-precision accumulator, so the cost does not depend on the radius
-    and the result is the float32 rounding of the exact box mean.  Borders
-    are handled by edge replication.
+    double-precision accumulator, rounded once to float32 per axis, so the
+    cost does not depend on the radius.  Borders are handled by edge
+    replication.
 
     Parameters
     ----------
