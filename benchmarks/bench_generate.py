@@ -175,7 +175,7 @@ def stage_costs(repeat=15):
 
     from skcells.datasets import GenerationParams
     from skcells.datasets import _render as R
-    from skcells.datasets._degrade import degrade
+    from skcells.datasets._degrade import _degrade
 
     def best(f):
         f()
@@ -210,6 +210,12 @@ def stage_costs(repeat=15):
         spec = scipy.fft.rfft2(impulses, workers=1)
         mixed = spec[0][:, None] * kernels[0] + spec[1][:, None] * kernels[1]
         return np.exp(-scipy.fft.irfft2(mixed, s=(PAPER_SIZE,) * 2, workers=1))
+
+    def degrade(images, blur, noise, random_state=None):
+        # the renderer's call (no checks); a copy, as the clean frames are reused
+        return _degrade(
+            images, np.array([blur]), np.array([noise]), "gaussian", random_state
+        )
 
     cost = {
         "motion (per video)": best(

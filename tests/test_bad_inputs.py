@@ -2553,6 +2553,32 @@ for _call, _kind, _exc, _name in (
         "cifar_root",
     ),
     (
+        lambda: _experiments().run_experiments(scale="smoke", scheduler=5),
+        "type",
+        TypeError,
+        "scheduler",
+    ),
+    (
+        lambda: _experiments().run_experiments(scale="smoke", scheduler=" "),
+        "empty",
+        ValueError,
+        "scheduler",
+    ),
+    (
+        lambda: _experiments().run_experiments(
+            scale="smoke", scheduler="tcp://127.0.0.1:1", n_jobs=2
+        ),
+        "option",
+        ValueError,
+        "n_jobs",
+    ),
+    (
+        lambda: _experiments().make_net(**_NET, channels_last="yes"),
+        "type",
+        TypeError,
+        "channels_last",
+    ),
+    (
         lambda: _experiments().load_cifar10("/nonexistent"),
         "empty",
         FileNotFoundError,

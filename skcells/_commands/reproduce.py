@@ -14,9 +14,11 @@ scale and writes into ``--out``:
 """
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from ..experiments import SCALE_NAMES
+from .generate import add_scheduler_argument, dask_client, scheduler_address
 
 _SERIES_HELP = (
     "1: WBC, single view vs multi-view (Table 1 top); 2: RBC, with and "
@@ -87,6 +89,12 @@ def add_arguments(parser):
         "cnn9): a local checkpoint, or 'download' (needs the internet); "
         "repeatable. Without it the networks start from random weights",
     )
+    add_scheduler_argument(
+        parser,
+        "run one training task per network, setting and seed",
+        "start its workers with --nthreads 1 (and --resources GPU=1, one per "
+        "GPU, for --device cuda)",
+    )
 
 
 def _parse_weights(items):
@@ -135,10 +143,16 @@ def run(args):
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {os.fspath(out)!r} exists and is not a folder.")
-    experiment = run_experiments(
-        **{name: getattr(args, name) for name in _OPTIONS},
-        weights=_parse_weights(args.weights),
-    )
+    address = scheduler_address(args)
+    with ExitStack() as stack:
+        client = None
+        if address is not None:
+            client = stack.enter_context(dask_client(address))
+        experiment = run_experiments(
+            **{name: getattr(args, name) for name in _OPTIONS},
+            weights=_parse_weights(args.weights),
+            scheduler=client,
+        )
     out.mkdir(parents=True, exist_ok=True)
     written = []
 

@@ -152,12 +152,15 @@ def _load_inputs(runs, scale, *, cifar_root=None, **video):
         kinds = {kind for dataset, kind in needed if dataset == target}
         if not kinds:
             continue
+        # The target is not part of the cache key: both targets read the same
+        # videos, rendered once and checked (sha256) by the first fetch only.
         arrays, bunch = load_video_inputs(
             target,
             n_videos=scale.n_videos,
             n_frames=scale.n_frames,
             size=scale.size,
             random_state=0,
+            **({"check_hash": False} if videos is not None else {}),
             **video,
         )
         videos = bunch if videos is None or target == "rbc" else videos

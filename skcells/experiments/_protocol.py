@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Checkpoint, LRScheduler
+from skorch.callbacks import Callback, Checkpoint, LRScheduler
 from skorch.dataset import ValidSplit
 
 from ..curriculum import CurriculumNeuralNetClassifier
 from ..models import make_model
 from ..multiview import aggregate_mode, aggregate_weighted
-from ..utils import check_int, check_real
+from ..utils import check_bool, check_int, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,27 @@ class RestoreBestValidLoss(Checkpoint):
             super().on_train_end(net, **kwargs)
 
 
+class _ChannelsLast(Callback):
+    """Store the module's 4-D and 5-D parameters channels-last before training.
+
+    oneDNN's CPU convolutions run in the channels-last layout when the
+    weight is in it, and so does everything downstream of them: on two CPU
+    cores a training step of the quick scale's X3D-XS on 9-frame clips is
+    about 2x faster, one of its 9-layer CNN about 1.2x faster
+    (``benchmarks/bench_training.py``).  Only the memory layout of the
+    parameters changes, in place (the optimizer keeps the same tensors): the
+    values are the same, the results differ by float rounding.
+    """
+
+    _FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+    def on_train_begin(self, net, **kwargs):
+        for param in net.module_.parameters():
+            fmt = self._FORMATS.get(param.dim())
+            if fmt is not None and not param.is_contiguous(memory_format=fmt):
+                param.data = param.data.contiguous(memory_format=fmt)
+
+
 def split_test(y, *, random_state, test_size=SPLIT[2]):
     """Hold out a stratified test set.
 
@@ -166,6 +187,7 @@ def make_net(
     curriculum=None,
     device="cpu",
     valid_fraction=SPLIT[1] / (SPLIT[0] + SPLIT[1]),
+    channels_last=False,
     **net_params,
 ):
     """Build the skorch classifier of one run of the protocol.
@@ -206,6 +228,12 @@ def make_net(
     valid_fraction : float or None, default=0.25
         Fraction of the training pool used for validation (0.2 of the data);
         None trains on all of it, without validation.
+    channels_last : bool, default=False
+        Store the convolution weights channels-last (``channels_last_3d``
+        for 3-D convolutions) when training starts, the layout oneDNN's CPU
+        kernels prefer: about 2x faster training of X3D-XS on clips and 1.2x
+        of the 9-layer CNN on two CPU cores.  The results differ by float
+        rounding only.  :func:`run_experiments` sets it on CPU.
     **net_params
         Further skorch parameters of the net, which override the protocol's
         (e.g. ``iterator_train__shuffle=False``).
@@ -226,6 +254,8 @@ def make_net(
     epochs = check_int(epochs, "epochs", low=1)
     batch_size = check_int(batch_size, "batch_size", low=1)
     callbacks = [("best_valid_loss", RestoreBestValidLoss())]
+    if check_bool(channels_last, "channels_last"):
+        callbacks.append(("channels_last", _ChannelsLast()))
     if cosine:
         callbacks.append(
             ("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=epochs))
@@ -303,7 +333,8 @@ def evaluate_views(classifier, X, y, *, n_views):
     """
     y = np.asarray(y)
     classifier.set_params(n_views=check_int(n_views, "n_views", low=1))
-    labels, confidences = classifier.predict_views(X)
+    with torch.inference_mode():  # no autograd bookkeeping at all
+        labels, confidences = classifier.predict_views(X)
     classes = classifier.classes_
     codes = np.searchsorted(classes, labels)
     n_classes = len(classes)

@@ -5,6 +5,7 @@ import logging
 import numbers
 import os
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -110,7 +111,6 @@ def run_one(
     import torch
 
     from ..models import count_parameters
-    from ..multiview import MultiViewClassifier
     from ..noise import asymmetric_label_noise
 
     previous_threads = torch.get_num_threads()
@@ -125,28 +125,12 @@ def run_one(
             y_train = asymmetric_label_noise(
                 y_train, spec.label_noise, mapping=mapping, random_state=spec.seed
             )
-        classes = np.unique(y)
-        net = make_net(
-            model=spec.model,
-            n_classes=len(classes),
-            model_params=dict(spec.model_params),
-            epochs=spec.epochs,
-            batch_size=spec.batch_size,
-            seed=spec.seed,
-            weight_decay=spec.weight_decay,
-            label_smoothing=spec.label_smoothing,
-            cosine=spec.cosine,
-            curriculum=(curriculum or {}) if spec.curriculum else None,
+        clf = _classifier(
+            spec,
+            n_classes=len(np.unique(y)),
             device=device,
-        )
-        clf = MultiViewClassifier(
-            net,
-            n_views=1,
-            crop_scale=spec.crop_scale,
-            output_size=spec.output_size,
-            clip_length=spec.clip_length if spec.input == "clip" else None,
-            batch_size=_predict_batch(X),
-            random_state=spec.seed,
+            curriculum=curriculum,
+            predict_batch=_predict_batch(X),
         )
         fit_params = {}
         if spec.curriculum:
@@ -203,6 +187,39 @@ def run_one(
             }
         )
     return rows, history
+
+
+def _classifier(spec, *, n_classes, device="cpu", curriculum=None, predict_batch=None):
+    """The unfitted multi-view classifier of one run, as :func:`run_one` trains it.
+
+    On CPU the convolution weights are stored channels-last
+    (``make_net(channels_last=True)``), the layout oneDNN's kernels prefer.
+    """
+    from ..multiview import MultiViewClassifier
+
+    net = make_net(
+        model=spec.model,
+        n_classes=n_classes,
+        model_params=dict(spec.model_params),
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
+        weight_decay=spec.weight_decay,
+        label_smoothing=spec.label_smoothing,
+        cosine=spec.cosine,
+        curriculum=(curriculum or {}) if spec.curriculum else None,
+        device=device,
+        channels_last=device == "cpu",
+    )
+    return MultiViewClassifier(
+        net,
+        n_views=1,
+        crop_scale=spec.crop_scale,
+        output_size=spec.output_size,
+        clip_length=spec.clip_length if spec.input == "clip" else None,
+        batch_size=predict_batch,
+        random_state=spec.seed,
+    )
 
 
 def _predict_batch(X):
@@ -284,6 +301,7 @@ def run_experiments(
     cifar_root=None,
     weights=None,
     progress=None,
+    scheduler=None,
 ):
     """Run the paper's experiments (Table 1 and Table 2) at a scale.
 
@@ -294,7 +312,8 @@ def run_experiments(
     9-layer CNN with clean labels and with 20 % asymmetric label noise plus
     label smoothing 0.4, on CIFAR-10 when ``cifar_root`` holds it and on
     scikit-learn's digits otherwise.  Every (run, seed) is independent; runs
-    are spread over ``n_jobs`` processes.
+    are spread over ``n_jobs`` processes, or over the workers of a Dask
+    cluster (``scheduler``).
 
     Parameters
     ----------
@@ -325,6 +344,23 @@ def run_experiments(
     progress : bool, default=None
         Show progress bars; None shows them when standard error is a
         terminal.
+    scheduler : str or distributed.Client, default=None
+        Run the runs on an existing Dask cluster instead of local processes:
+        the address of its scheduler (e.g. ``"tcp://10.0.0.1:8786"``) or a
+        connected :class:`distributed.Client`.  Every run is one task,
+        submitted through joblib's Dask backend.  A worker loads the data of
+        its runs itself, once per process: from ``data_home`` when the
+        workers share that folder, else it renders its own copy (the videos
+        are a pure function of their seed, so every copy has the same
+        bytes); ``cifar_root`` must exist on the workers.  On CPU every run
+        uses one torch thread, as the local default does, so the table is
+        the local one (on workers with the same software and CPU type).
+        Runs in one worker process run one at a time (they share torch's
+        global random state): start workers with ``--nthreads 1``.  With
+        ``device="cuda"`` every run asks for the worker resource ``GPU=1``:
+        start one worker per GPU with ``--resources GPU=1``.  ``n_jobs``
+        must be None.  Needs ``dask[distributed]`` (``pip install
+        "skcells[dask]"``); see the user guide's "Scaling out".
 
     Returns
     -------
@@ -348,7 +384,7 @@ def run_experiments(
     series = _check_series(series)
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
     seeds = _check_seeds(seeds)
-    if check_option(device, "device", ("cpu", "cuda")) == "cuda":
+    if check_option(device, "device", ("cpu", "cuda")) == "cuda" and scheduler is None:
         import torch
 
         if not torch.cuda.is_available():
@@ -357,6 +393,12 @@ def run_experiments(
     threads = None
     weights = _check_weights(weights)
     disable = None if progress is None else not check_bool(progress, "progress")
+    if scheduler is not None and n_jobs is not None:
+        raise ValueError(
+            f"n_jobs={n_jobs!r} sets local processes; with scheduler= the runs go "
+            "to the Dask cluster's workers: leave n_jobs=None."
+        )
+    scheduler = _check_scheduler(scheduler)
 
     runs = scale.runs(series=series, seeds=seeds)
     if weights:
@@ -378,38 +420,70 @@ def run_experiments(
         threads = None
     elif threads is None:
         threads = max(1, n_cpu // n_jobs)
-    render_jobs = 1 if scale.name == "smoke" else max(n_jobs, n_cpu // 2)
-    inputs, datasets, videos = _load_inputs(
-        runs,
-        scale,
-        cifar_root=cifar_root,
-        data_home=data_home,
-        n_jobs=render_jobs,
-        verbose=progress,
-    )
-    logger.info(
-        "%d runs at scale %r on %s, %d process(es)",
-        len(runs),
-        scale.name,
-        device,
-        n_jobs,
-    )
+    # connect first: an unreachable scheduler fails before any rendering
+    client, own_client = _dask_client(scheduler)
+    try:
+        resources = _resources(client, device)
+        render_jobs = 1 if scale.name == "smoke" else max(n_jobs, n_cpu // 2)
+        inputs, datasets, videos = _load_inputs(
+            runs,
+            scale,
+            cifar_root=cifar_root,
+            data_home=data_home,
+            n_jobs=render_jobs,
+            verbose=progress,
+        )
+        if scheduler is None:
+            logger.info(
+                "%d runs at scale %r on %s, %d process(es)",
+                len(runs),
+                scale.name,
+                device,
+                n_jobs,
+            )
 
-    rows, histories = [], {}
-    bar = tqdm(
-        total=len(runs), desc=f"reproduce ({scale.name})", unit="run", disable=disable
-    )
-    options = {"device": device, "threads": threads, "curriculum": scale.curriculum}
-    outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_job)(spec, *inputs[(spec.dataset, spec.input)], **options)
-        for spec in runs
-    )
-    with bar:
-        for spec, (run_rows, history) in outputs:
-            rows.extend(run_rows)
-            histories[spec.key] = history
-            bar.set_postfix_str(spec.key, refresh=False)
-            bar.update()
+        rows, histories = [], {}
+        bar = tqdm(
+            total=len(runs),
+            desc=f"reproduce ({scale.name})",
+            unit="run",
+            disable=disable,
+        )
+        options = {"device": device, "threads": threads, "curriculum": scale.curriculum}
+        with bar, _backend(client, resources):
+            if client is None:
+                tasks = (
+                    delayed(_job)(spec, *inputs[(spec.dataset, spec.input)], **options)
+                    for spec in runs
+                )
+            else:
+                # the workers load the data themselves; one torch thread a run
+                where = {"cifar_root": cifar_root, "data_home": data_home}
+                where = {
+                    k: v if v is None else os.path.abspath(os.fspath(v))
+                    for k, v in where.items()
+                }
+                options["threads"] = None if device == "cuda" else 1
+                tasks = (
+                    delayed(_remote_job)(spec, scale, where, options) for spec in runs
+                )
+                n_jobs = -1  # every worker thread of the cluster
+                logger.info(
+                    "%d runs at scale %r on %s, Dask cluster %s",
+                    len(runs),
+                    scale.name,
+                    device,
+                    client.scheduler.address,
+                )
+            outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+            for spec, (run_rows, history) in outputs:
+                rows.extend(run_rows)
+                histories[spec.key] = history
+                bar.set_postfix_str(spec.key, refresh=False)
+                bar.update()
+    finally:
+        if own_client:
+            client.close()
     table = pd.DataFrame(rows)
     table["scale"] = scale.name
     table = table.sort_values(
@@ -436,6 +510,109 @@ def run_experiments(
 def _job(spec, X, y, difficulty, **options):
     """One run, in a worker process or in this one."""
     return spec, run_one(spec, X, y, difficulty=difficulty, **options)
+
+
+def _check_scheduler(scheduler):
+    """None, a scheduler address (str) or a distributed.Client."""
+    if scheduler is None:
+        return None
+    if isinstance(scheduler, str):
+        if not scheduler.strip():
+            raise ValueError(
+                "scheduler must be the address of a Dask scheduler (e.g. "
+                "'tcp://10.0.0.1:8786'), got an empty string."
+            )
+        try:
+            import distributed  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "scheduler= runs the experiments on a Dask cluster, which needs "
+                "dask.distributed: pip install 'skcells[dask]'."
+            ) from exc
+        return scheduler.strip()
+    try:
+        from distributed import Client
+    except ImportError:
+        Client = ()
+    if not isinstance(scheduler, Client):
+        raise TypeError(
+            "scheduler must be the address of a Dask scheduler (e.g. "
+            f"'tcp://10.0.0.1:8786') or a distributed.Client, got {scheduler!r}."
+        )
+    return scheduler
+
+
+def _dask_client(scheduler):
+    """``(client, owned)`` for a checked ``scheduler``; ``(None, False)`` for None."""
+    if scheduler is None or not isinstance(scheduler, str):
+        return scheduler, False
+    from distributed import Client
+
+    return Client(scheduler, set_as_default=False), True
+
+
+def _resources(client, device):
+    """Dask resources of every run: a GPU on CUDA, which some worker must have."""
+    if client is None or device != "cuda":
+        return {}
+    workers = client.scheduler_info()["workers"]
+    if not any(w.get("resources", {}).get("GPU") for w in workers.values()):
+        raise ValueError(
+            "device='cuda' on a Dask cluster runs every run on a worker with "
+            f"the resource GPU=1, and none of the {len(workers)} worker(s) of "
+            f"{client.scheduler.address} has it: start one worker per GPU "
+            "with `dask worker ADDRESS --nthreads 1 --resources GPU=1`."
+        )
+    return {"GPU": 1}
+
+
+def _backend(client, resources):
+    """joblib's Dask backend on ``client``, or nothing when it is None."""
+    from contextlib import nullcontext
+
+    from joblib import parallel_config
+
+    if client is None:
+        return nullcontext()
+    extra = {"resources": resources} if resources else {}
+    return parallel_config(backend="dask", client=client, **extra)
+
+
+# Runs in one Dask worker process take turns: they seed and use torch's
+# global random state and thread count.  Their inputs are loaded once.
+_WORKER_LOCK = threading.Lock()
+_WORKER_INPUTS = {}
+
+
+def _remote_job(spec, scale, where, options):
+    """One run on a Dask worker, on data the worker loads (once) itself."""
+    with _WORKER_LOCK:
+        if options["device"] == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise RuntimeError(
+                    "device='cuda': this Dask worker has the GPU resource but "
+                    "no CUDA GPU is visible to torch."
+                )
+        key = (spec.dataset, spec.input, scale.n_videos, scale.n_frames, scale.size)
+        key += (scale.series3_samples, where["data_home"], where["cifar_root"])
+        if key not in _WORKER_INPUTS:
+            from joblib import parallel_config
+
+            # in this process: a task runs under joblib's Dask backend, which
+            # would send the rendering back to the cluster
+            with parallel_config(backend="sequential"):
+                inputs, _, _ = _load_inputs(
+                    [spec],
+                    scale,
+                    cifar_root=where["cifar_root"],
+                    data_home=where["data_home"],
+                    n_jobs=1,
+                    verbose=False,
+                )
+            _WORKER_INPUTS[key] = inputs[(spec.dataset, spec.input)]
+        return _job(spec, *_WORKER_INPUTS[key], **options)
 
 
 def _with_weights(spec, weights):
