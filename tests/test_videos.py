@@ -632,7 +632,7 @@ def test_the_own_data_page_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKCELLS_DATA", str(tmp_path / "data_home"))
     blocks = _code_blocks(PAGE.read_text(encoding="utf-8"))
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     namespace = {}
     for block in blocks:
         exec(compile(block, str(PAGE), "exec"), namespace)
@@ -645,13 +645,12 @@ def test_the_own_data_page_runs_end_to_end(tmp_path, monkeypatch):
     assert set(clf.predict(namespace["frames"][8:])) <= {"high", "low"}
     assert clf.estimator_.history[0, "n_curriculum_samples"] < 8
     assert namespace["reg"].predict(namespace["frames"][8:]).shape == (4, 1)
+    # the saving section's file loads back to the same predictions
+    from skcells.persistence import load_model
 
-
-def test_the_own_data_page_leaves_saving_to_come():
-    text = PAGE.read_text(encoding="utf-8")
-    section = text.split("Save, load and predict\n======================\n", 1)[1]
-    # only an rst comment: nothing shows in the built page
-    assert section.strip() == ".. TODO persistence"
+    loaded = load_model(tmp_path / "wbc-clips.skcells")
+    frames = namespace["frames"][8:]
+    np.testing.assert_array_equal(loaded.predict(frames), clf.predict(frames))
 
 
 def test_importing_the_datasets_loads_neither_torch_nor_pyav():
