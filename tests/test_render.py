@@ -9,7 +9,9 @@ from skcells.datasets import (
     sprite_profiles,
 )
 
-SMALL = dict(n_frames=16, size=32)
+# blur radii in pixels of these small frames (at 32 px the default 128-px
+# units turn b = 1 into no blur at all)
+SMALL = dict(n_frames=16, size=32, blur_reference=32)
 # Frames are rendered in blocks of 10, each with its own noise stream.
 FRAME_BLOCK = 10
 

@@ -24,7 +24,9 @@ from skcells.datasets import (
     summarize_conditions,
 )
 
-SMALL = dict(n_frames=16, size=32)
+# blur radii in pixels of these small frames (at 32 px the default 128-px
+# units turn b = 1 into no blur at all)
+SMALL = dict(n_frames=16, size=32, blur_reference=32)
 CONDITIONS = ["clear", "blurred", "noisy", "blurred+noisy"]
 
 
@@ -515,7 +517,7 @@ def test_signatures_and_docstrings_agree_with_generation_params(entry):
     names = set(signature) - OTHER_ARGUMENTS[entry]
     if entry is render_video:
         names -= {"random_state"}  # an int, a SeedSequence or None
-        assert len(names) == 12  # the appearance of a video
+        assert len(names) == 14  # the appearance of a video
     else:
         assert names == {f.name for f in FIELDS}
     for field in FIELDS:

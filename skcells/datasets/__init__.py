@@ -3,8 +3,9 @@
 from ._base import clear_data_home, get_data_home
 from ._bccd import fetch_bccd
 from ._blur import estimate_blur
-from ._degrade import add_noise, box_blur, degrade
+from ._degrade import add_noise, box_blur, degrade, scaled_blur_radius
 from ._difficulty import difficulty_score, estimate_difficulty
+from ._ideal import count_cells_in_windows, ideal_reader, true_cell_centres
 from ._params import GenerationParams
 from ._plot import plot_sample_frames, save_video_gif
 from ._render import cell_positions, render_video, splat_cells, sprite_profiles
@@ -19,6 +20,7 @@ __all__ = [
     "box_blur",
     "cell_positions",
     "clear_data_home",
+    "count_cells_in_windows",
     "degrade",
     "difficulty_score",
     "estimate_blur",
@@ -27,13 +29,16 @@ __all__ = [
     "fetch_synthetic_blood_videos",
     "get_data_home",
     "high_frequency_energy",
+    "ideal_reader",
     "load_videos",
     "plot_sample_frames",
     "render_video",
     "save_video_gif",
+    "scaled_blur_radius",
     "splat_cells",
     "sprite_profiles",
     "summarize_conditions",
+    "true_cell_centres",
 ]
 
 

@@ -8,11 +8,14 @@ the same thing on synthetic and on real data.
 import numbers
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import correlate1d, uniform_filter1d
 
-from ..utils import check_option, check_real
+from ..utils import check_int, check_option, check_real
 
 MAX_BLUR = 10
+#: Side of the paper's frames, in which the synthetic videos' blur radii are
+#: measured (see ``blur_reference``).
+BLUR_REFERENCE = 128
 NOISE_LAWS = ("gaussian", "poisson")
 
 
@@ -60,15 +63,71 @@ def box_blur(x, radius):
 
 
 def _box_blur(x, radius):
-    """:func:`box_blur` of a float32 array with ``radius >= 1`` (a new array).
+    """:func:`box_blur` of a float32 array with ``radius > 0`` (a new array).
 
-    scipy's running mean keeps its sum in double precision and rounds once to
-    float32, as the cumulative sums in float64 used before it did (the same
-    bytes on the synthetic videos, 2 to 4 times faster, in one pass per axis).
+    A whole radius is a box of ``2 radius + 1`` pixels: scipy's running mean
+    keeps its sum in double precision and rounds once to float32, as the
+    cumulative sums in float64 used before it did (the same bytes on the
+    synthetic videos, 2 to 4 times faster, in one pass per axis).  A
+    fractional radius (:func:`scaled_blur_radius`) is a box ``2 radius + 1``
+    pixels wide whose two end pixels are partly inside it: the odd number of
+    whole pixels within the width get weight 1 and the two next ones share
+    what is left of it, all divided by the width.
     """
-    size = 2 * radius + 1
-    out = uniform_filter1d(x, size, axis=-2, mode="nearest")
-    return uniform_filter1d(out, size, axis=-1, mode="nearest")
+    width = 2 * radius + 1
+    whole = 2 * int((width - 1) // 2) + 1
+    if whole == width:
+        out = uniform_filter1d(x, whole, axis=-2, mode="nearest")
+        return uniform_filter1d(out, whole, axis=-1, mode="nearest")
+    kernel = np.ones(whole + 2)
+    kernel[[0, -1]] = (width - whole) / 2
+    kernel /= width
+    out = correlate1d(x, kernel, axis=-2, mode="nearest")
+    return correlate1d(out, kernel, axis=-1, mode="nearest")
+
+
+def scaled_blur_radius(b, size, reference=BLUR_REFERENCE):
+    """The box radius in pixels of a blur ``b`` measured in another frame size.
+
+    A blur of radius ``b`` on a frame of ``reference`` pixels averages over
+    ``2 b + 1`` pixels, ``(2 b + 1) / reference`` of the frame side.  On a
+    frame of ``size`` pixels the same fraction is ``(2 b + 1) * size /
+    reference`` pixels, a box of radius ``((2 b + 1) * size / reference -
+    1) / 2``.  ``b = 0`` (no blur) stays 0, and a box narrower than one
+    pixel is no blur.
+
+    Parameters
+    ----------
+    b : int
+        Blur radius in pixels of the ``reference`` frame, in ``[0, 10]``.
+    size : int
+        Side of the frame that is blurred (``>= 1``).
+    reference : int, default=128
+        Side of the frame in which ``b`` is measured (``>= 1``); the
+        default is the paper's frame.
+
+    Returns
+    -------
+    radius : float
+        The radius in pixels of the ``size`` frame (``>= 0``, whole when
+        ``size == reference``).
+
+    Examples
+    --------
+    >>> from skcells.datasets import scaled_blur_radius
+    >>> scaled_blur_radius(10, 128), scaled_blur_radius(10, 64)
+    (10.0, 4.75)
+    >>> scaled_blur_radius(1, 32)
+    0.0
+    """
+    b = check_blur(b, "b")
+    size = check_int(size, "size", low=1)
+    reference = check_int(reference, "reference", low=1)
+    if b == 0:
+        return 0.0
+    if size == reference:
+        return float(b)
+    return max(0.0, ((2 * b + 1) * size / reference - 1) / 2)
 
 
 def add_noise(x, level, *, law="gaussian", random_state=None):
@@ -180,7 +239,8 @@ default=None
 def _degrade(images, blur, noise, law, rng, *, overwrite=False):
     """:func:`degrade` of validated inputs, with few passes over the pixels.
 
-    ``blur`` and ``noise`` are arrays of shape ``(n_samples,)``.  The images
+    ``blur`` and ``noise`` are arrays of shape ``(n_samples,)``; a blur
+    radius may be fractional (:func:`scaled_blur_radius`).  The images
     are blurred (radius 0: kept), rounded and clipped to the 0-255 grid, then
     the noisy ones get their noise (one draw of shape ``(n_noisy, ...)`` from
     ``rng``) and are rounded and clipped again; everything happens in place
@@ -190,12 +250,12 @@ def _degrade(images, blur, noise, law, rng, *, overwrite=False):
     n = images.shape[0]
     radii = np.unique(blur)
     if radii.size == 1:
-        x = _blurred(images, int(radii[0]), overwrite)
+        x = _blurred(images, float(radii[0]), overwrite)
     else:
         x = np.empty(images.shape, dtype=np.float32)
         for b in radii:
             idx = np.flatnonzero(blur == b)
-            x[idx] = _blurred(images[idx], int(b), True)
+            x[idx] = _blurred(images[idx], float(b), True)
     _round_clip(x)
     noisy = np.flatnonzero(noise > 0)
     if noisy.size:

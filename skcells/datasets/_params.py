@@ -15,7 +15,7 @@ from typing import Literal
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ..utils import check_int, check_option, check_range, check_real, check_vector
-from ._degrade import MAX_BLUR, NOISE_LAWS
+from ._degrade import BLUR_REFERENCE, MAX_BLUR, NOISE_LAWS
 from ._difficulty import DISTANCE_RULES, check_weights
 
 __all__ = ["GenerationParams"]
@@ -27,6 +27,10 @@ PAPER_CONDITION_PROBA = (0.13, 0.304, 0.217, 0.349)
 #: The labels: high/low classes of a count, or the count itself.
 TARGETS = ("wbc", "rbc", "wbc_count", "rbc_count")
 COUNT_TARGETS = ("wbc_count", "rbc_count")
+#: The units of ``step``: pixels, or the frame as in the paper's Eq. 1.
+MOTIONS = ("pixels", "eq1")
+#: Frames of the paper's videos: the ``n`` of Eq. 1 for ``motion="eq1"``.
+EQ1_FRAMES = 100
 #: The count term of the difficulty; "auto" picks by the kind of target.
 DIFFICULTY_RULES = ("auto", *DISTANCE_RULES)
 
@@ -119,6 +123,14 @@ class GenerationParams:
         Inclusive range of the box-blur radius ``b`` of the blurred
         conditions (uniform integer); within ``[0, 10]``.  Other videos have
         ``b = 0``.
+    blur_reference : int, default=128
+        Side in pixels of the frame in which ``b`` is measured (``>= 1``):
+        the box is ``2 b + 1`` pixels wide at ``size = blur_reference`` and
+        ``(2 b + 1) * size / blur_reference`` pixels wide at other sizes (a
+        box with fractional end weights), so that a blur hides the same
+        fraction of a cell at every resolution.  The default is the paper's
+        128-px frame, whose videos are blurred exactly as with whole-pixel
+        radii; ``blur_reference=size`` measures ``b`` in pixels of the frame.
     noise_range : tuple of 2 float, default=(0.05, 0.3)
         Range of the noise level of the noisy conditions (uniform), within
         ``[0, 1]``; the level is the noise standard deviation as a fraction
@@ -129,7 +141,16 @@ class GenerationParams:
         Displacement in pixels of each coordinate of each cell per frame
         (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
         a coordinate has moved by ``step * sqrt(n)`` pixels on average (rms).
-        ``0`` freezes the cells.
+        ``0`` freezes the cells.  Measured in pixels with
+        ``motion="pixels"``, in the units of Eq. 1 with ``motion="eq1"``.
+    motion : {"pixels", "eq1"}, default="pixels"
+        The unit of ``step``.  ``"pixels"``: ``step`` pixels per frame.
+        ``"eq1"``: the paper's Eq. 1 read literally, with the position
+        ``W`` in units of the frame side and ``n = 100`` frames (the paper's
+        video length): each coordinate moves by ``step * size / sqrt(100)``
+        pixels per frame, 12.8 px at 128 px and 6.4 px at 64 px, so that the
+        cells seen in consecutive frames are partly new ones (see the
+        dataset description for what each choice gives a video model).
     rbc_radius : float, default=0.025
         RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
         ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames
@@ -213,6 +234,13 @@ class GenerationParams:
     blur_range: tuple[int, int] = _field(
         (1, 10), "blur radius range", check_range, integer=True, low=0, high=MAX_BLUR
     )
+    blur_reference: int = _field(
+        BLUR_REFERENCE,
+        "frame side in which the blur radius is measured",
+        check_int,
+        low=1,
+        high=MAX_SIZE,
+    )
     noise_range: tuple[float, float] = _field(
         (0.05, 0.3), "noise level range", check_range, low=0, high=1
     )
@@ -220,7 +248,10 @@ class GenerationParams:
         "gaussian", "the noise model", check_option, options=NOISE_LAWS
     )
     step: float = _field(
-        1.0, "Brownian step in pixels", check_real, low=0, high=MAX_STEP
+        1.0, "Brownian step (unit: motion)", check_real, low=0, high=MAX_STEP
+    )
+    motion: Literal[MOTIONS] = _field(
+        "pixels", "unit of the step", check_option, options=MOTIONS
     )
     rbc_radius: float = _field(
         0.025, "RBC radius / size", check_real, low=0, low_open=True, high=0.5
@@ -277,6 +308,12 @@ class GenerationParams:
                 value = field.metadata["check"](getattr(self, field.name), field.name)
                 object.__setattr__(self, field.name, value)
             check_weights(self.alpha, self.beta)
+            if self.step_pixels > MAX_STEP:
+                raise ValueError(
+                    f"step={self.step} with motion={self.motion!r} moves the cells "
+                    f"by {self.step_pixels:g} pixels per frame at size={self.size}, "
+                    f"more than {MAX_STEP:g}; lower step."
+                )
             video_bytes = self.n_frames * 3 * self.size**2
             if video_bytes > MAX_VIDEO_BYTES:
                 raise ValueError(
@@ -285,6 +322,16 @@ class GenerationParams:
                     f"bytes), more than the {MAX_VIDEO_BYTES / 2**30:g} GiB that "
                     "a video may take; lower n_frames or size."
                 )
+
+    @property
+    def step_pixels(self):
+        """The Brownian step in pixels per frame (from ``step`` and ``motion``)."""
+        return _step_pixels(self.step, self.motion, self.size)
+
+
+def _step_pixels(step, motion, size):
+    """Pixels per frame of a step in the unit of ``motion``."""
+    return step * size / EQ1_FRAMES**0.5 if motion == "eq1" else step
 
 
 def params_from(arguments):

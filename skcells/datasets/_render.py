@@ -37,8 +37,8 @@ import numpy as np
 import scipy.fft
 
 from ..utils import check_int, check_real
-from ._degrade import _degrade, check_blur
-from ._params import GenerationParams, parameter_errors
+from ._degrade import BLUR_REFERENCE, _degrade, check_blur, scaled_blur_radius
+from ._params import GenerationParams, _step_pixels, parameter_errors
 
 __all__ = ["cell_positions", "render_video", "splat_cells", "sprite_profiles"]
 
@@ -77,8 +77,10 @@ def render_video(
     size=128,
     blur=0,
     noise=0.0,
+    blur_reference=BLUR_REFERENCE,
     noise_law="gaussian",
     step=1.0,
+    motion="pixels",
     rbc_radius=0.025,
     wbc_radius=0.035,
     nucleus_ratio=0.5,
@@ -106,17 +108,35 @@ def render_video(
     size : int, default=128
         Height and width of the frames in pixels (``>= 4``).
     blur : int, default=0
-        Box-blur radius ``b`` in pixels, in ``[0, 10]``.
+        Box-blur radius ``b`` in ``[0, 10]``, in pixels of a frame of
+        ``blur_reference`` pixels.
     noise : float, default=0.0
         Noise level in ``[0, 1]``: the standard deviation as a fraction of
         255 (see :func:`skcells.datasets.add_noise`).
+    blur_reference : int, default=128
+        Side in pixels of the frame in which ``b`` is measured (``>= 1``):
+        the box is ``2 b + 1`` pixels wide at ``size = blur_reference`` and
+        ``(2 b + 1) * size / blur_reference`` pixels wide at other sizes (a
+        box with fractional end weights), so that a blur hides the same
+        fraction of a cell at every resolution.  The default is the paper's
+        128-px frame, whose videos are blurred exactly as with whole-pixel
+        radii; ``blur_reference=size`` measures ``b`` in pixels of the frame.
     noise_law : {"gaussian", "poisson"}, default="gaussian"
         The noise model (see :func:`skcells.datasets.add_noise`).
     step : float, default=1.0
         Displacement in pixels of each coordinate of each cell per frame
         (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
         a coordinate has moved by ``step * sqrt(n)`` pixels on average (rms).
-        ``0`` freezes the cells.
+        ``0`` freezes the cells.  Measured in pixels with
+        ``motion="pixels"``, in the units of Eq. 1 with ``motion="eq1"``.
+    motion : {"pixels", "eq1"}, default="pixels"
+        The unit of ``step``.  ``"pixels"``: ``step`` pixels per frame.
+        ``"eq1"``: the paper's Eq. 1 read literally, with the position
+        ``W`` in units of the frame side and ``n = 100`` frames (the paper's
+        video length): each coordinate moves by ``step * size / sqrt(100)``
+        pixels per frame, 12.8 px at 128 px and 6.4 px at 64 px, so that the
+        cells seen in consecutive frames are partly new ones (see the
+        dataset description for what each choice gives a video model).
     rbc_radius : float, default=0.025
         RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
         ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames
@@ -171,8 +191,10 @@ def render_video(
         params = GenerationParams(
             n_frames=n_frames,
             size=size,
+            blur_reference=blur_reference,
             noise_law=noise_law,
             step=step,
+            motion=motion,
             rbc_radius=rbc_radius,
             wbc_radius=wbc_radius,
             nucleus_ratio=nucleus_ratio,
@@ -210,9 +232,10 @@ def _render(rbc_count, wbc_count, blur, noise, n_frames, frames, seed, params):
         params["nucleus_absorbance"],
     )
     kernels = _sprite_kernels(appearance)
-    positions, cell_type = _all_positions(
-        rbc_count, wbc_count, n_frames, size, params["step"], seed
+    positions, cell_type = _video_positions(
+        rbc_count, wbc_count, n_frames, seed, params
     )
+    radius = scaled_blur_radius(blur, size, params["blur_reference"])
     light = _illumination(params, _child(seed, 2))
     noise_seed = _child(seed, 3)
     wanted = np.arange(n_frames) if frames is None else frames
@@ -229,7 +252,7 @@ def _render(rbc_count, wbc_count, blur, noise, n_frames, frames, seed, params):
         # degrade() without its checks (valid by construction), in place
         noisy = _degrade(
             clean[None],
-            np.array([blur]),
+            np.array([radius]),
             np.array([noise]),
             params["noise_law"],
             rs,
@@ -327,8 +350,14 @@ def _splat(positions, cell_type, size):
     return grid.astype(np.float32).reshape(2, t, size, size)
 
 
-def _all_positions(rbc_count, wbc_count, n_frames, size, step, seed):
-    """Positions of all cells, RBCs first, and their type codes."""
+def _video_positions(rbc_count, wbc_count, n_frames, seed, params):
+    """Positions of all cells of a video, RBCs first, and their type codes.
+
+    ``seed`` is the video's pixel seed and ``params`` its generation
+    parameters (a dict); the positions are those :func:`render_video` draws.
+    """
+    size = params["size"]
+    step = _step_pixels(params["step"], params["motion"], size)
     rbc = cell_positions(rbc_count, n_frames, size, step, _child(seed, 0))
     wbc = cell_positions(wbc_count, n_frames, size, step, _child(seed, 1))
     cell_type = np.repeat(np.array([0, 1], dtype=np.intp), [rbc_count, wbc_count])

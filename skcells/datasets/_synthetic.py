@@ -228,9 +228,11 @@ def fetch_synthetic_blood_videos(
     wbc_std=95.5,
     condition_proba=(0.13, 0.304, 0.217, 0.349),
     blur_range=(1, 10),
+    blur_reference=128,
     noise_range=(0.05, 0.3),
     noise_law="gaussian",
     step=1.0,
+    motion="pixels",
     rbc_radius=0.025,
     wbc_radius=0.035,
     nucleus_ratio=0.5,
@@ -308,6 +310,14 @@ def fetch_synthetic_blood_videos(
         Inclusive range of the box-blur radius ``b`` of the blurred
         conditions (uniform integer); within ``[0, 10]``.  Other videos have
         ``b = 0``.
+    blur_reference : int, default=128
+        Side in pixels of the frame in which ``b`` is measured (``>= 1``):
+        the box is ``2 b + 1`` pixels wide at ``size = blur_reference`` and
+        ``(2 b + 1) * size / blur_reference`` pixels wide at other sizes (a
+        box with fractional end weights), so that a blur hides the same
+        fraction of a cell at every resolution.  The default is the paper's
+        128-px frame, whose videos are blurred exactly as with whole-pixel
+        radii; ``blur_reference=size`` measures ``b`` in pixels of the frame.
     noise_range : tuple of 2 float, default=(0.05, 0.3)
         Range of the noise level of the noisy conditions (uniform), within
         ``[0, 1]``; the level is the noise standard deviation as a fraction
@@ -318,7 +328,16 @@ def fetch_synthetic_blood_videos(
         Displacement in pixels of each coordinate of each cell per frame
         (``Y_i * step`` with ``Y_i = +-1``, paper Eq. 1).  After ``n`` frames
         a coordinate has moved by ``step * sqrt(n)`` pixels on average (rms).
-        ``0`` freezes the cells.
+        ``0`` freezes the cells.  Measured in pixels with
+        ``motion="pixels"``, in the units of Eq. 1 with ``motion="eq1"``.
+    motion : {"pixels", "eq1"}, default="pixels"
+        The unit of ``step``.  ``"pixels"``: ``step`` pixels per frame.
+        ``"eq1"``: the paper's Eq. 1 read literally, with the position
+        ``W`` in units of the frame side and ``n = 100`` frames (the paper's
+        video length): each coordinate moves by ``step * size / sqrt(100)``
+        pixels per frame, 12.8 px at 128 px and 6.4 px at 64 px, so that the
+        cells seen in consecutive frames are partly new ones (see the
+        dataset description for what each choice gives a video model).
     rbc_radius : float, default=0.025
         RBC radius as a fraction of ``size`` (3.2 px at 128 px), in
         ``(0, 0.5]``.  Cell sizes scale with the frame so that small frames

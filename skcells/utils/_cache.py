@@ -20,6 +20,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import tokenize
 from pathlib import Path
 
 from filelock import FileLock
@@ -582,9 +583,17 @@ def load_npy(file, *, dtype, shape, root=None, mmap=False, size=None):
             found, fortran, found_dtype = fmt.read_array_header_2_0(file)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, SyntaxError, TypeError, OverflowError, RecursionError) as exc:
-        # numpy parses the header with ast.literal_eval: a damaged header can
-        # raise any of these, which all mean "not a valid .npy file".
+    except (
+        ValueError,
+        SyntaxError,
+        TypeError,
+        OverflowError,
+        RecursionError,
+        tokenize.TokenError,
+    ) as exc:
+        # numpy tokenizes the header and parses it with ast.literal_eval: a
+        # damaged header can raise any of these, which all mean "not a valid
+        # .npy file".
         raise ValueError(f"{source} has a damaged .npy header ({exc})") from None
     if isinstance(dtype, str) and len(dtype) == 1:
         dtype_ok = found_dtype.kind == dtype
