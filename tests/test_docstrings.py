@@ -327,6 +327,28 @@ def _restore_best_valid_loss():
     return dict(net.callbacks_)["restore"]
 
 
+def _xia_schedule():
+    import torch
+    from skorch import NeuralNetClassifier
+
+    from skcells.experiments import XiaSchedule
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = NeuralNetClassifier(
+        torch.nn.Linear,
+        module__in_features=3,
+        module__out_features=2,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        max_epochs=2,
+        callbacks=[("lr_scheduler", XiaSchedule())],
+        verbose=0,
+    ).fit(X, y)
+    return dict(net.callbacks_)["lr_scheduler"]
+
+
 def _predict_time_objective():
     from sklearn.linear_model import LogisticRegression
 
@@ -385,6 +407,7 @@ ATTRIBUTE_CASES = {
     "skcells.experiments.RunSpec": [(_run_spec, {})],
     "skcells.experiments.ExperimentResults": [(_experiment_results, {})],
     "skcells.experiments.RestoreBestValidLoss": [(_restore_best_valid_loss, {})],
+    "skcells.experiments.XiaSchedule": [(_xia_schedule, {})],
     "skcells.tuning.PredictTimeObjective": [(_predict_time_objective, {})],
 }
 

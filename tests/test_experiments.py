@@ -55,7 +55,7 @@ def test_scales_follow_the_paper_at_paper_scale():
         ("clip", 200, False),
         ("clip", 200, True),
     }
-    assert all(s.cosine for s in series2)
+    assert all(s.lr_schedule == "cosine" for s in series2)
     series3 = [s for s in paper.specs if s.series == 3]
     assert {(s.label_noise, s.label_smoothing) for s in series3} == {
         (0.0, 0.0),
@@ -115,7 +115,7 @@ def test_make_net_builds_the_protocol():
         epochs=3,
         batch_size=8,
         seed=0,
-        cosine=True,
+        lr_schedule="cosine",
         label_smoothing=0.4,
         weight_decay=0.01,
     )
@@ -230,6 +230,7 @@ def test_run_one_with_label_noise_and_smoothing(digits):
         model_params=(("width", 0.0625),),
         label_noise=0.2,
         label_smoothing=0.4,
+        lr_schedule="xia",
         seed=7,
     )
     rows, history = run_one(spec, X, y, threads=1)
@@ -239,6 +240,7 @@ def test_run_one_with_label_noise_and_smoothing(digits):
     assert rows[0]["n_test"] == 24 and rows[0]["n_train_pool"] == 96
     assert rows[0]["n_params"] == rows[0]["n_trainable"] > 0
     assert rows[0]["run"] == "s3-digits-cnn9-image-noise0.2-ls0.4-seed7"
+    assert all(r["lr_schedule"] == "xia" for r in rows)
     assert len(history) == 2
     assert {"train_loss", "valid_loss", "valid_acc"} <= set(history[0])
 

@@ -119,7 +119,7 @@ def cnn_mv():
         epochs=2,
         batch_size=8,
         seed=0,
-        cosine=True,
+        lr_schedule="cosine",
         curriculum={"curriculum_epochs": 1, "initial_competence": 0.5},
     )
     clf = MultiViewClassifier(net, n_views=3, output_size=28, random_state=0)

@@ -3,7 +3,9 @@
 * split 0.6 / 0.2 / 0.2: a stratified 20 % test set is held out, and the
   net's internal stratified validation split takes 25 % of the rest;
 * Adam (``betas=(0.9, 0.999)``, the paper's "momentum 0.9"), learning rate
-  1e-3, optionally cosine annealing and weight decay;
+  1e-3, optionally weight decay and a learning-rate schedule: cosine
+  annealing (Table 1 bottom) or the schedule of Xia et al. (2021) that
+  Table 2 follows (:class:`XiaSchedule`);
 * random resized crops at training, validation and test time (the net is
   wrapped in a :class:`~skcells.multiview.MultiViewClassifier`);
 * the weights of the epoch with the best validation loss are the inference
@@ -15,6 +17,7 @@
 
 import io
 import logging
+import math
 
 import numpy as np
 import torch
@@ -26,7 +29,7 @@ from skorch.dataset import ValidSplit
 from ..curriculum import CurriculumNeuralNetClassifier
 from ..models import make_model
 from ..multiview import aggregate_mode, aggregate_weighted
-from ..utils import check_bool, check_int, check_real
+from ..utils import check_bool, check_int, check_option, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ PAPER_SEEDS = (42, 0, 17, 9, 3)
 SPLIT = (0.6, 0.2, 0.2)
 #: Names of the evaluations of one fitted model.
 VARIANTS = ("baseline", "MVM", "MVWCo-S")
+#: Learning-rate schedules of :func:`make_net`.
+_LR_SCHEDULES = ("constant", "cosine", "xia")
 
 
 class RestoreBestValidLoss(Checkpoint):
@@ -114,6 +119,128 @@ class RestoreBestValidLoss(Checkpoint):
             super().on_train_end(net, **kwargs)
 
 
+class XiaSchedule(Callback):
+    """Learning-rate and Adam ``beta1`` schedule of Table 2 (Xia et al., 2021).
+
+    Table 2 of the paper trains the 9-layer CNN with the schedule of Xia et
+    al. (2021), "Sample selection with uncertainty of losses for learning
+    with noisy labels", which follows Co-teaching (Han et al., 2018,
+    "Co-teaching: robust training of deep neural networks with extremely
+    noisy labels"): Adam with learning rate 0.001 and momentum (``beta1``)
+    0.9; from 40 % of the epochs on (epoch 80 of 200) the learning rate
+    decays linearly to zero at the end of training and ``beta1`` is 0.1.
+
+    With ``T = net.max_epochs``, ``lr0 = net.lr``, ``beta1_0`` the
+    ``beta1`` the optimizer was built with and the decay start
+    ``s = floor(decay_start * T)``, epoch ``e`` (0-based, counted from the
+    start of the current ``fit`` or ``partial_fit`` call) trains with
+
+    * ``lr = lr0`` and ``beta1 = beta1_0`` for ``e < s``;
+    * ``lr = lr0 * min(1, (T - e) / (T - s))`` and ``beta1 = final_beta1``
+      for ``e >= s``.
+
+    The decay epoch ``s`` itself still trains at ``lr0`` (with
+    ``final_beta1``), the last epoch ``e = T - 1`` at ``lr0 / (T - s)``,
+    and the line reaches zero after the last epoch: Co-teaching's plan
+    exactly (for ``T = 200``: ``s = 80``, the last epoch at ``lr0 / 120``).
+    Every parameter group of the optimizer gets this ``lr`` and
+    ``betas = (beta1, beta2)``, ``beta2`` being the group's own; the values
+    are set at the start of every epoch and recorded in the history as
+    ``lr`` and ``beta1``, the values the epoch trains with (as skorch's
+    :class:`~skorch.callbacks.LRScheduler` records ``event_lr``).  Every
+    ``fit`` or ``partial_fit`` call runs the whole schedule again; epochs
+    beyond ``T`` (``partial_fit(X, y, epochs=n)`` with ``n > T``) train at
+    ``lr = 0``.
+
+    Parameters
+    ----------
+    decay_start : float, default=0.4
+        Fraction of ``max_epochs`` after which the decay starts, in
+        ``[0, 1)``.
+    final_beta1 : float, default=0.1
+        Adam's ``beta1`` from the decay start on, in ``[0, 1)``.
+
+    Attributes
+    ----------
+    first_epoch_ : int
+        Length of the history when the current training started: epoch
+        ``e`` of the schedule is the history's epoch ``first_epoch_ + e + 1``.
+    start_epoch_ : int
+        The 0-based epoch ``s`` of the decay start in the current training.
+    initial_lr_ : float
+        ``net.lr`` at the start of training.
+    initial_beta1_ : float
+        ``beta1`` of the optimizer's defaults at the start of training.
+
+    See Also
+    --------
+    skorch.callbacks.LRScheduler : The torch learning-rate schedulers
+        (``make_net(lr_schedule="cosine")`` uses its cosine annealing).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from skcells.experiments import XiaSchedule
+    >>> X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> net = NeuralNetClassifier(
+    ...     torch.nn.Linear, module__in_features=3, module__out_features=2,
+    ...     criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
+    ...     lr=0.003, max_epochs=5, train_split=None, verbose=0,
+    ...     callbacks=[XiaSchedule()]).fit(X, y)
+    >>> [round(lr, 6) for lr in net.history[:, "lr"]]
+    [0.003, 0.003, 0.003, 0.002, 0.001]
+    >>> net.history[:, "beta1"]
+    [0.9, 0.9, 0.1, 0.1, 0.1]
+    """
+
+    def __init__(self, decay_start=0.4, final_beta1=0.1):
+        self.decay_start = decay_start
+        self.final_beta1 = final_beta1
+
+    def initialize(self):
+        check_real(self.decay_start, "decay_start", low=0, high=1, high_open=True)
+        check_real(self.final_beta1, "final_beta1", low=0, high=1, high_open=True)
+        return super().initialize()
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        max_epochs = check_int(net.max_epochs, "max_epochs", low=1)
+        betas = net.optimizer_.defaults.get("betas")
+        if betas is None:
+            raise TypeError(
+                "XiaSchedule sets Adam's betas: the net's optimizer must have "
+                f"betas (Adam, AdamW...), got {type(net.optimizer_).__name__}."
+            )
+        self.initial_lr_ = check_real(net.lr, "lr", low=0)
+        self.initial_beta1_ = float(betas[0])
+        # the product can fall a hair below an integer (0.29 * 100)
+        start = math.floor(round(float(self.decay_start) * max_epochs, 9))
+        self.start_epoch_ = min(start, max_epochs - 1)
+        self.first_epoch_ = len(net.history)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        lr, beta1 = self._values(
+            net.max_epochs, len(net.history) - 1 - self.first_epoch_
+        )
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+            group["betas"] = (beta1, group["betas"][1])
+        net.history.record("lr", lr)
+        net.history.record("beta1", beta1)
+
+    def _values(self, max_epochs, epoch):
+        """``(lr, beta1)`` of the 0-based ``epoch``."""
+        if epoch < self.start_epoch_:
+            return self.initial_lr_, self.initial_beta1_
+        factor = (max_epochs - epoch) / (max_epochs - self.start_epoch_)
+        return self.initial_lr_ * min(1.0, max(0.0, factor)), float(self.final_beta1)
+
+
 class _ChannelsLast(Callback):
     """Store the module's 4-D and 5-D parameters channels-last before training.
 
@@ -183,7 +310,7 @@ def make_net(
     lr=1e-3,
     weight_decay=0.0,
     label_smoothing=0.0,
-    cosine=False,
+    lr_schedule="constant",
     curriculum=None,
     device="cpu",
     valid_fraction=SPLIT[1] / (SPLIT[0] + SPLIT[1]),
@@ -213,9 +340,15 @@ def make_net(
     label_smoothing : float, default=0.0
         Label smoothing of the cross-entropy (Appendix D: 0.4 with noisy
         labels).
-    cosine : bool, default=False
-        Cosine annealing of the learning rate over ``epochs`` (Appendix C,
-        second series).
+    lr_schedule : {"constant", "cosine", "xia"}, default="constant"
+        Learning-rate schedule, a callback named ``"lr_scheduler"``:
+        ``"constant"`` keeps ``lr`` (no callback); ``"cosine"`` anneals it
+        over ``epochs`` with a cosine (skorch's
+        :class:`~skorch.callbacks.LRScheduler` with ``CosineAnnealingLR``;
+        Appendix C, second series); ``"xia"`` is the schedule of Xia et al.
+        (2021) that Table 2 follows (:class:`XiaSchedule`: ``lr`` from 40 %
+        of the epochs on decays linearly to zero, Adam's ``beta1`` goes from
+        0.9 to 0.1).
     curriculum : dict, default=None
         Curriculum parameters (``curriculum_epochs``, ``initial_competence``,
         ``competence_power``): a
@@ -256,10 +389,13 @@ def make_net(
     callbacks = [("best_valid_loss", RestoreBestValidLoss())]
     if check_bool(channels_last, "channels_last"):
         callbacks.append(("channels_last", _ChannelsLast()))
-    if cosine:
+    schedule = check_option(lr_schedule, "lr_schedule", _LR_SCHEDULES)
+    if schedule == "cosine":
         callbacks.append(
             ("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=epochs))
         )
+    elif schedule == "xia":
+        callbacks.append(("lr_scheduler", XiaSchedule()))
     split = None
     if valid_fraction is not None:
         split = ValidSplit(valid_fraction, stratified=True, random_state=seed)

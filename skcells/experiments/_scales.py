@@ -52,8 +52,10 @@ class RunSpec:
         Further network arguments (``width``, ``width_factor``...).
     curriculum : bool, default=False
         Train with competence-based curriculum learning.
-    cosine : bool, default=False
-        Cosine annealing of the learning rate.
+    lr_schedule : {"constant", "cosine", "xia"}, default="constant"
+        Learning-rate schedule (see :func:`make_net`): constant, cosine
+        annealing (second series) or the schedule of Xia et al. (2021),
+        :class:`XiaSchedule` (third series).
     weight_decay : float, default=0.0
         Adam weight decay.
     label_noise : float, default=0.0
@@ -76,7 +78,7 @@ class RunSpec:
     crop_scale: tuple = (0.1, 0.2)  # the paper's (Appendix C)
     model_params: tuple = ()
     curriculum: bool = False
-    cosine: bool = False
+    lr_schedule: str = "constant"
     weight_decay: float = 0.0
     label_noise: float = 0.0
     label_smoothing: float = 0.0
@@ -220,7 +222,7 @@ def _series_specs(*, wbc, rbc_frame, rbc_clip, digits, n_views_video, n_views_im
             dataset="rbc",
             model="x3d_xs",
             n_views=n_views_video,
-            cosine=True,
+            lr_schedule="cosine",
             curriculum=curriculum,
             **kwargs,
         )
@@ -236,6 +238,7 @@ def _series_specs(*, wbc, rbc_frame, rbc_clip, digits, n_views_video, n_views_im
             n_views=n_views_image,
             crop_scale=_IMAGE_CROP_SCALE,
             weight_decay=0.01,  # Appendix D
+            lr_schedule="xia",  # Table 2: Xia et al. (2021)
             label_noise=noise,
             label_smoothing=smoothing,
             **digits,
