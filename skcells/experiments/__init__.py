@@ -12,6 +12,7 @@ loading (:func:`load_video_inputs`) serve :mod:`skcells.tuning` as well.
 
 from ._data import load_cifar10, load_digit_images, load_video_inputs
 from ._figures import plot_competence, plot_sample_videos, plot_validation_curves
+from ._limits import information_limit
 from ._markdown import (
     headline_markdown,
     results_markdown,
@@ -48,6 +49,7 @@ __all__ = [
     "evaluate_views",
     "get_scale",
     "headline_markdown",
+    "information_limit",
     "load_cifar10",
     "load_digit_images",
     "load_video_inputs",

@@ -142,8 +142,13 @@ def _stratified_subset(y, n, seed):
 def _load_inputs(runs, scale, *, cifar_root=None, **video):
     """Arrays of every (dataset, input) the runs need, with descriptions.
 
-    The videos returned are the RBC set when both targets ran (for the figures).
+    ``inputs[(dataset, input)]`` is ``(X, y, difficulty, params)``, where
+    ``params`` is the GenerationParams of the synthetic set (None for
+    images).  The videos returned are the RBC set when both targets ran (for
+    the figures).
     """
+    from ..datasets import GenerationParams
+
     needed = {(r.dataset, r.input) for r in runs}
     inputs, datasets, videos = {}, {}, None
     side = f"{scale.size} x {scale.size}"
@@ -160,6 +165,7 @@ def _load_inputs(runs, scale, *, cifar_root=None, **video):
             n_frames=scale.n_frames,
             size=scale.size,
             random_state=0,
+            **scale.generation,
             **({"check_hash": False} if videos is not None else {}),
             **video,
         )
@@ -167,7 +173,8 @@ def _load_inputs(runs, scale, *, cifar_root=None, **video):
         datasets[target] = (
             f"synthetic blood-cell videos, {target.upper()} target, {shape}"
         )
-        inputs.update({(target, kind): arrays[kind] for kind in kinds})
+        params = GenerationParams.of(bunch)
+        inputs.update({(target, kind): (*arrays[kind], params) for kind in kinds})
     for name in sorted({dataset for dataset, kind in needed if kind == "image"}):
         if name == "cifar10":
             X, y = load_cifar10(cifar_root)
@@ -177,5 +184,5 @@ def _load_inputs(runs, scale, *, cifar_root=None, **video):
             text = "scikit-learn digits (8x8 grey, resized to 3x32x32)"
         keep = _stratified_subset(y, scale.series3_samples, seed=0)
         datasets[name] = f"{text}, {keep.size} images"
-        inputs[(name, "image")] = (X[keep], y[keep], None)
+        inputs[(name, "image")] = (X[keep], y[keep], None, None)
     return inputs, datasets, videos

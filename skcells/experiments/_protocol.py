@@ -428,7 +428,7 @@ def make_net(
     return CurriculumNeuralNetClassifier(**params, **curriculum)
 
 
-def evaluate_views(classifier, X, y, *, n_views):
+def evaluate_views(classifier, X, y, *, n_views, return_predictions=False):
     """Accuracy of the single-view baseline, MVM and MVWCo-S from one pass.
 
     ``n_views`` views of every sample are predicted once
@@ -447,11 +447,17 @@ def evaluate_views(classifier, X, y, *, n_views):
         True labels.
     n_views : int
         Number of views of the multi-view predictions.
+    return_predictions : bool, default=False
+        Also return the predicted label of every input by each variant
+        (e.g. to break the accuracy down by group).
 
     Returns
     -------
     accuracy : dict
         ``{"baseline": float, "MVM": float, "MVWCo-S": float}``, in ``[0, 1]``.
+    predictions : dict of str to ndarray of shape (n_samples,)
+        The labels predicted by each variant; only when
+        ``return_predictions=True``.
 
     Examples
     --------
@@ -481,7 +487,10 @@ def evaluate_views(classifier, X, y, *, n_views):
             aggregate_weighted(codes, confidences, n_classes).argmax(axis=1)
         ],
     }
-    return {name: float(np.mean(pred == y)) for name, pred in predictions.items()}
+    accuracy = {name: float(np.mean(pred == y)) for name, pred in predictions.items()}
+    if check_bool(return_predictions, "return_predictions"):
+        return accuracy, predictions
+    return accuracy
 
 
 def _history_rows(net):

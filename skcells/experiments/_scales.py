@@ -150,6 +150,10 @@ class Scale:
         ``curriculum_epochs`` of the curriculum runs.
     description : str
         One line on what the scale is for.
+    generation : dict
+        Further :class:`~skcells.datasets.GenerationParams` of the
+        synthetic set at this scale (e.g. ``motion``); the others are the
+        defaults.
     tuning : dict
         The model that ``skcells tune`` tunes at this scale (see
         :func:`skcells.tuning.tuning_recipe`): ``n_videos``, ``size``,
@@ -168,6 +172,7 @@ class Scale:
     series_seeds: dict = field(default_factory=dict)
     curriculum: dict = field(default_factory=dict)
     description: str = ""
+    generation: dict = field(default_factory=dict)
     tuning: dict = field(default_factory=dict)
 
     def seeds_of(self, series):
@@ -268,7 +273,9 @@ def _cnn9(width, **kwargs):
     return {"model_params": () if width is None else (("width", width),), **kwargs}
 
 
-def _scale(name, *, seeds, videos, series3_samples, description, **series):
+def _scale(
+    name, *, seeds, videos, series3_samples, description, generation=None, **series
+):
     """A :class:`Scale`: ``videos`` is ``(n_videos, n_frames, size)``.
 
     ``series`` holds ``series_seeds`` (optional) and the per-series settings
@@ -286,6 +293,7 @@ def _scale(name, *, seeds, videos, series3_samples, description, **series):
         curriculum=dict(_CURRICULUM),
         tuning=dict(_TUNING.get(name, {})),
         description=description,
+        generation=dict(generation or {}),
     )
 
 

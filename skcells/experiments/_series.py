@@ -14,6 +14,7 @@ import numpy as np
 
 from ..utils import check_bool, check_int, check_n_jobs, check_option
 from ._data import _load_inputs
+from ._limits import information_limit
 from ._paper import _MODEL_LABELS
 from ._protocol import VARIANTS, _history_rows, evaluate_views, make_net, split_test
 from ._scales import _SERIES, Scale, get_scale
@@ -72,7 +73,15 @@ def _seed_everything(seed):
 
 
 def run_one(
-    spec, X, y, *, difficulty=None, device="cpu", threads=None, curriculum=None
+    spec,
+    X,
+    y,
+    *,
+    difficulty=None,
+    videos=None,
+    device="cpu",
+    threads=None,
+    curriculum=None,
 ):
     """Train and evaluate one run of the protocol.
 
@@ -81,7 +90,10 @@ def run_one(
     label noise, when asked for, corrupts the training pool only.  The net is
     wrapped in a :class:`~skcells.multiview.MultiViewClassifier` and trained
     on random resized crops; the test accuracy is measured for one view
-    (baseline), MVM and MVWCo-S over ``spec.n_views`` views.
+    (baseline), MVM and MVWCo-S over ``spec.n_views`` views.  When ``X``
+    is cut from synthetic videos (``videos``), the accuracy is also broken
+    down by imaging condition and set beside the information limit of the
+    same views (:func:`information_limit`).
 
     Parameters
     ----------
@@ -93,6 +105,12 @@ def run_one(
         Labels.
     difficulty : ndarray of shape (n,), default=None
         Per-sample difficulty, used when ``spec.curriculum``.
+    videos : GenerationParams, default=None
+        The parameters of the synthetic set ``X`` comes from, with sample
+        ``i`` of ``X`` cut from video ``i`` (its first frame for frame
+        inputs).  The rows then hold ``accuracy_<condition>`` for each
+        imaging condition, ``limit`` (the ideal reader's accuracy with the
+        row's views, in percent) and ``limit_<condition>``; NaN otherwise.
     device : {"cpu", "cuda"}, default="cpu"
         Torch device.
     threads : int, default=None
@@ -141,10 +159,12 @@ def run_one(
         clf.fit(np.asarray(X[train]), y_train, **fit_params)
         fit_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        accuracy = evaluate_views(
-            clf, np.asarray(X[test]), y[test], n_views=spec.n_views
+        X_test = np.asarray(X[test])
+        accuracy, predictions = evaluate_views(
+            clf, X_test, y[test], n_views=spec.n_views, return_predictions=True
         )
         predict_seconds = time.perf_counter() - start
+        breakdown = _breakdown(clf, X_test, y[test], test, predictions, videos)
         module = clf.estimator_.module_
         history = _history_rows(clf.estimator_)
     finally:
@@ -185,9 +205,45 @@ def run_one(
                 "variant": variant,
                 "views_used": n_views,
                 "accuracy": 100.0 * accuracy[variant],
+                **breakdown[variant],
             }
         )
     return rows, history
+
+
+def _breakdown(clf, X, y, indices, predictions, videos):
+    """Per-condition accuracies and information limits of every variant (%).
+
+    ``X`` are the test inputs, cut from videos ``indices`` of the synthetic
+    set ``videos`` (GenerationParams, or None: every value is NaN).
+    """
+    from ..datasets import SyntheticBloodVideos
+    from ..datasets._params import CONDITIONS
+
+    nan = dict.fromkeys(
+        [f"accuracy_{c}" for c in CONDITIONS]
+        + ["limit"]
+        + [f"limit_{c}" for c in CONDITIONS],
+        np.nan,
+    )
+    if videos is None:
+        return {variant: dict(nan) for variant in VARIANTS}
+    condition = SyntheticBloodVideos(**dataclasses.asdict(videos)).metadata["condition"]
+    condition = condition.to_numpy(dtype=object)[indices]
+    limit = information_limit(videos, clf.sample_windows(X), indices)
+    out = {}
+    for variant in VARIANTS:
+        correct = predictions[variant] == y
+        reader = limit.correct_single if variant == "baseline" else limit.correct_multi
+        row = {"limit": 100.0 * reader.mean()}
+        for c in CONDITIONS:
+            mask = condition == c
+            row[f"accuracy_{c}"] = (
+                100.0 * correct[mask].mean() if mask.any() else np.nan
+            )
+            row[f"limit_{c}"] = 100.0 * reader[mask].mean() if mask.any() else np.nan
+        out[variant] = row
+    return out
 
 
 def _classifier(spec, *, n_classes, device="cpu", curriculum=None, predict_batch=None):
@@ -508,9 +564,9 @@ def run_experiments(
     )
 
 
-def _job(spec, X, y, difficulty, **options):
+def _job(spec, X, y, difficulty, videos, **options):
     """One run, in a worker process or in this one."""
-    return spec, run_one(spec, X, y, difficulty=difficulty, **options)
+    return spec, run_one(spec, X, y, difficulty=difficulty, videos=videos, **options)
 
 
 def _check_scheduler(scheduler):
@@ -598,6 +654,7 @@ def _remote_job(spec, scale, where, options):
                 )
         key = (spec.dataset, spec.input, scale.n_videos, scale.n_frames, scale.size)
         key += (scale.series3_samples, where["data_home"], where["cifar_root"])
+        key += tuple(sorted(scale.generation.items()))
         if key not in _WORKER_INPUTS:
             from joblib import parallel_config
 
