@@ -382,3 +382,55 @@ def test_run_experiments_on_cuda(tmp_path):
         series=[1], scale="smoke", device="cuda", data_home=tmp_path, progress=False
     )
     assert set(res.results["device"]) == {"cuda"}
+
+
+# ------------------------------------------------- limits and conditions
+
+
+def test_run_one_breaks_synthetic_rows_down_by_condition_and_limit(tmp_path):
+    from skcells.datasets import GenerationParams
+    from skcells.datasets._params import CONDITIONS
+    from skcells.experiments import information_limit, load_video_inputs
+
+    inputs, videos = load_video_inputs(
+        "wbc", n_videos=40, n_frames=3, size=32, data_home=tmp_path, verbose=False
+    )
+    params = GenerationParams.of(videos)
+    spec = RunSpec(
+        series=2, dataset="wbc", model="x3d_xs", input="clip", clip_length=2,
+        output_size=16, epochs=1, batch_size=8, n_views=5, seed=3,
+        model_params=get_scale("smoke").runs(series=(2,))[0].model_params,
+    )  # fmt: skip
+    X, y, difficulty = inputs["clip"]
+    rows, _ = run_one(spec, X, y, videos=params, threads=1)
+    # the limits are those of the views the model was evaluated with
+    _, test = split_test(y, random_state=3)
+    clf_views = MultiViewClassifier(
+        LogisticRegression(), n_views=5, crop_scale=spec.crop_scale,
+        output_size=16, clip_length=2, random_state=3,
+    ).fit(np.asarray(X[test]), y[test])  # fmt: skip
+    limit = information_limit(params, clf_views.sample_windows(X[test]), test)
+    assert rows[0]["limit"] == pytest.approx(100 * limit.single)
+    assert rows[1]["limit"] == rows[2]["limit"] == pytest.approx(100 * limit.multi)
+    condition = videos.condition[test]
+    for row in rows:
+        present = [c for c in CONDITIONS if (condition == c).any()]
+        # the pooled accuracy is the mean of the conditions' weighted by size
+        weights = [np.mean(condition == c) for c in present]
+        pooled = sum(w * row[f"accuracy_{c}"] for w, c in zip(weights, present))
+        assert row["accuracy"] == pytest.approx(pooled)
+        pooled = sum(w * row[f"limit_{c}"] for w, c in zip(weights, present))
+        assert row["limit"] == pytest.approx(pooled)
+
+
+def test_image_rows_have_no_limit(digits):
+    X, y = digits
+    spec = get_scale("smoke").runs(series=(3,))[0]
+    rows, _ = run_one(spec, X, y, threads=1)
+    assert np.isnan(rows[0]["limit"]) and np.isnan(rows[0]["accuracy_clear"])
+
+
+def test_the_quick_and_paper_scales_move_cells_as_eq1():
+    for name in ("quick", "paper"):
+        assert get_scale(name).generation == {"motion": "eq1"}
+    assert get_scale("smoke").generation == {}
