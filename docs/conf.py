@@ -159,6 +159,8 @@ _RESULTS_FIGURES = {
     "fig1_sample_frames.png": "Fig. 1: one sample frame per condition.",
     "fig2_competence.png": "Fig. 2: difficulty histogram and competence.",
     "fig4_validation_curves.png": "Fig. 4: validation loss and accuracy.",
+    "fig_conditions.png": "Accuracy per imaging condition beside the "
+    "information limits of one view and of the multi-view views.",
 }
 
 

@@ -10,6 +10,7 @@ FILES = [
     "fig1_sample_frames.png",
     "fig2_competence.png",
     "fig4_validation_curves.png",
+    "fig_conditions.png",
     "results.csv",
     "results.md",
 ]
@@ -55,6 +56,9 @@ def test_reproduce_smoke_results_table(smoke_run):
 def test_reproduce_smoke_markdown_has_the_papers_rows(smoke_run):
     _, out = smoke_run
     md = (out / "results.md").read_text(encoding="utf-8")
+    assert md.index("## Claims checklist") < md.index("## Table 1")
+    assert "| RBC high/low is hard but learnable | 62.0–65.6 % |" in md
+    assert "## Where does multi-view help?" in md
     assert "## Headline: multi-view predictions on WBC" in md
     assert "9-layer CNN: MVM" in md and "paper: +7.82" in md
     assert "## Table 1" in md and "## Table 2" in md
@@ -81,6 +85,9 @@ def test_reproduce_one_series_and_chosen_seeds(data_home, tmp_path, capsys):
     assert set(table["seed"]) == {1, 2} and set(table["series"]) == {3}
     md = (out / "results.md").read_text(encoding="utf-8")
     assert "## Table 2" in md and "## Table 1" not in md
+    # the checklist says which claims series 3 alone cannot check
+    assert md.index("## Claims checklist") < md.index("## Table 2")
+    assert md.count("| not run at this scale |") == 4
     assert np.isfinite(table["accuracy"]).all()
 
 

@@ -77,6 +77,7 @@ def test_reproduce_on_dask_equals_local(cluster, local_smoke, tmp_path, monkeypa
         "fig1_sample_frames.png",
         "fig2_competence.png",
         "fig4_validation_curves.png",
+        "fig_conditions.png",
         "results.csv",
         "results.md",
     ]

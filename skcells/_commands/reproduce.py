@@ -6,11 +6,16 @@ scale and writes into ``--out``:
 - ``results.csv``: one row per run (network, configuration, seed) and
   evaluation (single-view baseline, MVM, MVWCo-S) with the test accuracy,
   timings and parameter counts;
-- ``results.md``: the headline multi-view gain on WBC, the paper's Tables 1
-  and 2 with our numbers beside the paper's, and a per-condition summary of
-  the synthetic videos;
+- ``results.md``: the checklist of the paper's claims with a verdict each,
+  the headline multi-view gain on WBC, the paper's Tables 1 and 2 with our
+  numbers and the information limits beside the paper's, the accuracy per
+  imaging condition ("Where does multi-view help?") and a per-condition
+  summary of the synthetic videos;
 - ``fig1_sample_frames.png`` (paper Fig. 1), ``fig2_competence.png``
-  (Fig. 2) and ``fig4_validation_curves.png`` (Fig. 4).
+  (Fig. 2) and ``fig4_validation_curves.png`` (Fig. 4);
+- ``fig_conditions.png``: accuracy per imaging condition (baseline, MVM,
+  MVWCo-S) beside the information limits, one panel per configuration of
+  series 1 and 2 (with series 1 or 2).
 """
 
 import os
@@ -132,6 +137,7 @@ def run(args):
     from ..datasets import summarize_conditions
     from ..experiments import (
         plot_competence,
+        plot_condition_breakdown,
         plot_sample_videos,
         plot_validation_curves,
         results_markdown,
@@ -174,6 +180,7 @@ def run(args):
     if experiment.videos is not None:
         save_figure(plot_sample_videos(experiment.videos), "fig1_sample_frames.png")
         save_figure(plot_competence(experiment), "fig2_competence.png")
+        save_figure(plot_condition_breakdown(experiment.results), "fig_conditions.png")
     first_series = min(args.series)
     save_figure(
         plot_validation_curves(experiment, series=first_series),

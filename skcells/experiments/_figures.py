@@ -1,12 +1,21 @@
-"""The paper's figures from the experiment results (Fig. 1, 2 and 4)."""
+"""The paper's figures from the experiment results (Fig. 1, 2 and 4).
+
+And one of ours: the accuracy per imaging condition beside the information
+limits (:func:`plot_condition_breakdown`).
+"""
+
+import math
 
 import numpy as np
 
 from ._paper import _MODEL_LABELS
+from ._summary import _CONDITIONS, condition_breakdown
 
 #: Colours of the paper's Figure 4: validation loss blue, accuracy orange.
 _LOSS_COLOR = "tab:blue"
 _ACCURACY_COLOR = "tab:orange"
+#: Bar colours of the evaluation variants.
+_VARIANT_COLORS = {"baseline": "tab:gray", "MVM": "tab:blue", "MVWCo-S": "tab:green"}
 
 
 def plot_sample_videos(videos):
@@ -136,4 +145,107 @@ def plot_validation_curves(experiment, *, series=1):
         twin.set_ylabel("validation accuracy, %", color=_ACCURACY_COLOR)
         ax.tick_params(axis="y", colors=_LOSS_COLOR)
         twin.tick_params(axis="y", colors=_ACCURACY_COLOR)
+    return fig
+
+
+def plot_condition_breakdown(results):
+    """Accuracy per imaging condition beside the information limits.
+
+    One panel per configuration without curriculum learning (the series-1
+    models on WBC, the series-2 inputs on RBC); in each, one group of bars
+    per imaging condition (baseline, MVM, MVWCo-S; mean over seeds) and two
+    horizontal marks for the information limits of one view (solid) and of
+    the MVM views (dashed).  A panel whose results record no per-condition
+    accuracy says "not measured".
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        :attr:`ExperimentResults.results` (see :func:`condition_breakdown`).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` has no run of series 1 or 2 without curriculum.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skcells.experiments import plot_condition_breakdown
+    >>> runs = pd.DataFrame(dict(
+    ...     series=1, dataset="wbc", model="cnn9", input="frame",
+    ...     curriculum=False, variant=["baseline", "MVM", "MVWCo-S"],
+    ...     views_used=[1, 9, 9], accuracy_clear=[80.0, 88.0, 87.0],
+    ...     limit_clear=[90.0, 97.0, 97.0]))
+    >>> fig = plot_condition_breakdown(runs)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['WBC, 9-layer CNN (frame)']
+    """
+    from matplotlib.figure import Figure
+
+    breakdown = condition_breakdown(results)
+    if not breakdown.empty:
+        breakdown = breakdown[~breakdown["curriculum"].astype(bool)]
+    if breakdown.empty:
+        raise ValueError(
+            "results has no run of series 1 or 2 without curriculum learning; "
+            "the per-condition figure needs one."
+        )
+    keys = ["series", "dataset", "model", "input"]
+    panels = list(breakdown.groupby(keys, sort=False))
+    fig = Figure(figsize=(4.2 * len(panels), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    x = np.arange(len(_CONDITIONS))
+    width = 0.26
+    for ax, ((_, dataset, model, kind), rows) in zip(axes, panels):
+        rows = rows.set_index("condition").reindex(list(_CONDITIONS))
+        for i, (variant, color) in enumerate(_VARIANT_COLORS.items()):
+            ax.bar(
+                x + (i - 1) * width,
+                rows[variant].to_numpy(dtype=float),
+                width,
+                color=color,
+                label=variant,
+            )
+        views = rows["n_views"].dropna()
+        m = f"{views.iloc[0]:.0f}" if len(views) else "m"
+        for column, style, label in (
+            ("limit_1", "-", "limit (1 view)"),
+            ("limit_m", "--", f"limit ({m} views)"),
+        ):
+            ax.hlines(
+                rows[column].to_numpy(dtype=float),
+                x - 1.5 * width,
+                x + 1.5 * width,
+                colors="black",
+                linestyles=style,
+                label=label,
+            )
+        ax.set_title(
+            f"{str(dataset).upper()}, {_MODEL_LABELS.get(model, model)} ({kind})"
+        )
+        ax.set_xticks(x, list(_CONDITIONS))
+        ax.set_ylabel("test accuracy, %")
+        values = rows[["baseline", "MVM", "MVWCo-S", "limit_1", "limit_m"]]
+        finite = values.to_numpy(dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if finite.size:
+            low = max(0.0, 10 * math.floor((finite.min() - 5) / 10))
+            ax.set_ylim(low, 100)
+        else:
+            ax.set_ylim(0, 100)
+            ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center")
+    handles = dict(zip(*axes[0].get_legend_handles_labels()[::-1]))
+    labels = [*_VARIANT_COLORS, *(k for k in handles if k not in _VARIANT_COLORS)]
+    fig.legend(
+        [handles[k] for k in labels],
+        labels,
+        loc="outside lower center",
+        ncols=len(labels),
+    )
     return fig

@@ -4,8 +4,13 @@ import math
 
 import numpy as np
 
+from ._claims import claims_markdown
 from ._paper import _MODEL_LABELS, _PAPER_WBC_GAIN, PAPER_TABLE1, PAPER_TABLE2
-from ._summary import multiview_gain, summarize
+from ._summary import _numeric, condition_breakdown, multiview_gain, summarize
+
+#: A baseline this close to its single-view information limit (points) has
+#: little left to read in one view (the headline says so).
+_NEAR_LIMIT = 5.0
 
 
 def _format_count(n):
@@ -30,6 +35,20 @@ def _pm(mean, std):
 def _mean(row):
     """Mean ± std of a summary row, "-" for none."""
     return "-" if row is None else _pm(row["mean"], row["std"])
+
+
+def _number(value, fmt=".2f"):
+    """``value`` formatted, "-" for None or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, fmt)
+
+
+def _limit(row):
+    """The mean information limit of a summary row (NaN when not recorded)."""
+    if row is None:
+        return math.nan
+    return float(row.get("limit", math.nan))
 
 
 def _paper_pm(pair):
@@ -70,6 +89,11 @@ def table1_markdown(summary):
         A Markdown table: WBC rows (baseline, MVM, MVWCo-S) and RBC rows
         (without and with curriculum learning, single view).  Configuration
         cells read "ours / paper"; models not run at this scale say so.
+        The last two columns give the information limits of the baseline's
+        single view and of the MVM views (mean over seeds of the ``limit``
+        column) and the distance of ours to them (limit minus ours, in
+        points; baseline / MVM, the baseline alone for RBC); "-" where the
+        results do not record a limit.
     """
     columns = [
         "Model",
@@ -82,8 +106,10 @@ def table1_markdown(summary):
         "CL",
         "Paper: baseline",
         "Paper: MV / CL",
+        "Limit: 1 view / m views",
+        "Limit − ours: baseline / MVM",
     ]
-    lines = _header(columns, ["---"] + ["---"] * 3 + ["---:"] * 6)
+    lines = _header(columns, ["---"] + ["---"] * 3 + ["---:"] * 8)
     blank = [""] * (len(columns) - 1)
     for dataset, title in (
         ("wbc", "White blood cells (WBC)"),
@@ -95,6 +121,7 @@ def table1_markdown(summary):
             if "input" in paper:
                 where["input"] = paper["input"]
             plain = _cell(summary, **where, curriculum=False, variant="baseline")
+            limits = ["-", "-"]
             if plain is None:
                 label = paper["label"].replace(" pr.", "")
                 ours, scores = ["not run at this scale", "-", "-"], ["-"] * 4
@@ -115,6 +142,8 @@ def table1_markdown(summary):
                 else:
                     cl = _cell(summary, **where, curriculum=True, variant="baseline")
                     scores[3] = _mean(cl)
+                mvm = _cell(summary, **where, curriculum=False, variant="MVM")
+                limits = _limit_cells(plain, mvm, with_mvm=dataset == "wbc")
             config = zip(ours, (paper["params"], paper["epochs"], paper["input_shape"]))
             lines.append(
                 _row(
@@ -124,10 +153,24 @@ def table1_markdown(summary):
                         *scores,
                         _paper_pm(paper["baseline"]),
                         f"{_paper_pm(paper['mv'])} / {_paper_pm(paper['cl'])}",
+                        *limits,
                     ]
                 )
             )
     return "\n".join(lines)
+
+
+def _limit_cells(plain, mvm, *, with_mvm):
+    """Table 1's limit cells: "l1 / lm" and "limit − ours" (baseline / MVM)."""
+    l1, lm = _limit(plain), _limit(mvm)
+    if math.isnan(l1) and math.isnan(lm):
+        return ["-", "-"]
+    gaps = [l1 - plain["mean"]]
+    gaps.append(lm - mvm["mean"] if with_mvm and mvm is not None else math.nan)
+    return [
+        f"{_number(l1)} / {_number(lm)}",
+        " / ".join(_number(g) for g in gaps),
+    ]
 
 
 def table2_markdown(summary, *, dataset="digits"):
@@ -199,8 +242,12 @@ def headline_markdown(results):
     -------
     text : str
         One bullet per model with the mean gain of MVM and MVWCo-S over the
-        baseline, the number of seeds and the paper's gain; empty when
-        series 1 did not run.
+        baseline, the number of seeds and the paper's gain; where the
+        results record the information limits, one bullet per model on how
+        far the baseline sits from the limit of its single view and how much
+        room the multi-view views leave, and a conclusion on the models
+        whose baseline sits within 5 points of its single-view limit.  Empty
+        when series 1 did not run.
     """
     gain = multiview_gain(results, dataset="wbc")
     lines = []
@@ -220,7 +267,81 @@ def headline_markdown(results):
             f"- All models: MVM {gain['MVM'].mean():+.2f} points, MVWCo-S "
             f"{gain['MVWCo-S'].mean():+.2f} points on average."
         )
+    lines += _limit_lines(results)
     return "\n".join(lines)
+
+
+def _wbc_means(results):
+    """Per WBC model (no curriculum): means over seeds of accuracy and limit."""
+    import pandas as pd
+
+    rows = results[(results["dataset"] == "wbc") & ~results["curriculum"].astype(bool)]
+    frame = pd.DataFrame(
+        {
+            "model": rows["model"],
+            "variant": rows["variant"],
+            "accuracy": _numeric(rows, "accuracy"),
+            "limit": _numeric(rows, "limit"),
+            "views": _numeric(rows, "views_used"),
+        }
+    )
+    return frame.groupby(["model", "variant"], sort=False).mean()
+
+
+def _limit_lines(results):
+    """The headline's bullets on the information limits (none if not measured)."""
+    means = _wbc_means(results)
+    lines, near = [], []
+    for model in dict.fromkeys(means.index.get_level_values("model")):
+        if (model, "baseline") not in means.index or (model, "MVM") not in means.index:
+            continue
+        base, mvm = means.loc[(model, "baseline")], means.loc[(model, "MVM")]
+        if math.isnan(base["limit"]) or math.isnan(base["accuracy"]):
+            continue
+        label = _MODEL_LABELS.get(model, model)
+        gap = base["limit"] - base["accuracy"]
+        where = "below" if gap >= 0 else "above"
+        text = (
+            f"- {label}, information limit: the baseline ({base['accuracy']:.2f} "
+            f"%) sits {abs(gap):.2f} points {where} the limit of its single "
+            f"view ({base['limit']:.2f} %)"
+        )
+        ours_gain = mvm["accuracy"] - base["accuracy"]
+        if gap <= _NEAR_LIMIT:
+            near.append((label, ours_gain, _PAPER_WBC_GAIN.get(model, math.nan)))
+        if not math.isnan(mvm["limit"]):
+            views = "m" if math.isnan(mvm["views"]) else f"{mvm['views']:.0f}"
+            room = mvm["limit"] - base["accuracy"]
+            text += (
+                f"; with {views} views the limit is {mvm['limit']:.2f} % "
+                f"({mvm['limit'] - base['limit']:+.2f}), which leaves multi-view "
+                f"{room:.2f} points of room over the baseline"
+            )
+            if not math.isnan(ours_gain):
+                text += f", of which MVM took {ours_gain:+.2f}"
+        lines.append(text + ".")
+    if near:
+        names = " and ".join(label for label, _, _ in near)
+        subject = "baseline of" if len(near) == 1 else "baselines of"
+        verb = "sits" if len(near) == 1 else "sit"
+        text = (
+            f"- The {subject} {names} {verb} within {_NEAR_LIMIT:g} points of "
+            "the single-view limit: one view has little left to read, and "
+            "multi-view can add little more than what the extra views add to "
+            "the limit"
+        )
+        smaller = [
+            f"{label} {ours:+.2f} vs {paper:+.2f}"
+            for label, ours, paper in near
+            if ours < paper
+        ]
+        if smaller:
+            text += (
+                ", which explains a smaller multi-view gain than the paper's "
+                f"({'; '.join(smaller)})"
+            )
+        lines.append(text + ".")
+    return lines
 
 
 def results_markdown(experiment, *, data_summary=None):
@@ -266,6 +387,18 @@ def results_markdown(experiment, *, data_summary=None):
         "paper's second where they differ.",
         "",
     ]
+    lines += [
+        "## Claims checklist",
+        "",
+        "One line per claim of the paper: the paper's numbers, ours (means "
+        "over seeds), the threshold the claim is held to and the verdict, all "
+        "computed from `results.csv` (see "
+        "`skcells.experiments.claims_checklist` for the thresholds and their "
+        "reasons).",
+        "",
+        claims_markdown(results),
+        "",
+    ]
     if 1 in series:
         lines += [
             "## Headline: multi-view predictions on WBC",
@@ -292,7 +425,14 @@ def results_markdown(experiment, *, data_summary=None):
             'learning, one crop. "pr.": pretrained weights were loaded; '
             "without them our networks start from random weights. Every "
             "configuration of the CSV (e.g. multi-view on RBC) is in "
-            "`results.csv`.",
+            "`results.csv`. Limit: the accuracy of the ideal reader, which "
+            "counts the cells inside the same views and thresholds the count "
+            "at the one expected for the view's area, with one view and with "
+            "the MVM views aggregated by mode; limit − ours in points.",
+            "",
+            "## Where does multi-view help?",
+            "",
+            _conditions_markdown(results),
             "",
         ]
     if 3 in series:
@@ -328,6 +468,68 @@ def results_markdown(experiment, *, data_summary=None):
             "",
         ]
     return "\n".join(lines)
+
+
+def _conditions_markdown(results):
+    """The per-condition section: table and the condition of largest gain."""
+    breakdown = condition_breakdown(results)
+    values = breakdown[["baseline", "MVM", "MVWCo-S", "limit_1", "limit_m"]]
+    if breakdown.empty or values.isna().all().all():
+        return (
+            "Not measured: these results have no per-condition accuracies "
+            "(`accuracy_<condition>` and `limit_<condition>` columns)."
+        )
+    breakdown = breakdown.assign(gain=breakdown["MVM"] - breakdown["baseline"])
+    gains = breakdown.groupby("condition", sort=False)["gain"].mean().dropna()
+    lines = [
+        "Accuracy in % on the test videos of each imaging condition, mean over "
+        "seeds; limit 1 / m: the information limit of the baseline's view and "
+        "of the MVM views.",
+        "",
+    ]
+    if len(gains):
+        best, worst = gains.idxmax(), gains.idxmin()
+        if round(gains[best], 2) == round(gains[worst], 2):
+            text = f"is {gains[best]:+.2f} points on every condition measured."
+        else:
+            text = (
+                f"is largest on {best} videos ({gains[best]:+.2f} points) and "
+                f"smallest on {worst} videos ({gains[worst]:+.2f} points)."
+            )
+        lines += [f"Averaged over the configurations, MVM − baseline {text}", ""]
+    columns = [
+        "Configuration",
+        "Condition",
+        "Baseline",
+        "MVM",
+        "MVWCo-S",
+        "MVM − baseline",
+        "Limit 1 view",
+        "Limit m views",
+        "Seeds",
+    ]
+    lines += _header(columns, ["---", "---"] + ["---:"] * 7)
+    for row in breakdown.itertuples(index=False):
+        views = "m" if math.isnan(row.n_views) else f"{row.n_views:.0f}"
+        cells = [
+            _configuration(row),
+            row.condition,
+            *(_number(getattr(row, name)) for name in ("baseline", "MVM")),
+            _number(row[breakdown.columns.get_loc("MVWCo-S")]),
+            _number(row.gain, "+.2f"),
+            _number(row.limit_1),
+            f"{_number(row.limit_m)} ({views})",
+            str(row.n_seeds),
+        ]
+        lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def _configuration(row):
+    """A configuration's label: "WBC, 9-layer CNN (frame)", "+ CL" if any."""
+    label = f"{str(row.dataset).upper()}, {_MODEL_LABELS.get(row.model, row.model)}"
+    label += f" ({row.input})"
+    return label + (" + CL" if bool(row.curriculum) else "")
 
 
 def _target(experiment):
