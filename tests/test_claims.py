@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skcells.datasets._params import CONDITIONS
+from skcells.datasets import CONDITIONS
 from skcells.experiments import (
     CURRICULUM_MAX_EFFECT,
     MULTIVIEW_GAIN_MIN,
@@ -30,7 +30,6 @@ from skcells.experiments import (
     summarize,
     table1_markdown,
 )
-from skcells.experiments._summary import _CONDITIONS
 
 matplotlib.use("Agg")
 
@@ -393,10 +392,6 @@ def test_results_markdown_without_the_new_columns():
 
 
 # ------------------------------------------------------- per condition
-
-
-def test_conditions_follow_the_datasets_order():
-    assert _CONDITIONS == CONDITIONS
 
 
 def test_condition_breakdown_is_the_mean_over_seeds():

@@ -20,7 +20,8 @@ from ._difficulty import DISTANCE_RULES, check_weights
 
 __all__ = ["GenerationParams"]
 
-#: The imaging conditions, in the order of their probabilities.
+#: The imaging conditions of the synthetic videos, in the order of their
+#: probabilities (``condition_proba``).
 CONDITIONS = ("clear", "blurred", "noisy", "blurred+noisy")
 #: Paper Appendix A: proportions of clear / blurred / noisy / blurred+noisy.
 PAPER_CONDITION_PROBA = (0.13, 0.304, 0.217, 0.349)

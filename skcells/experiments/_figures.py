@@ -8,8 +8,9 @@ import math
 
 import numpy as np
 
+from ..datasets import CONDITIONS
 from ._paper import _MODEL_LABELS
-from ._summary import _CONDITIONS, condition_breakdown
+from ._summary import condition_breakdown
 
 #: Colours of the paper's Figure 4: validation loss blue, accuracy orange.
 _LOSS_COLOR = "tab:blue"
@@ -200,10 +201,10 @@ def plot_condition_breakdown(results):
     panels = list(breakdown.groupby(keys, sort=False))
     fig = Figure(figsize=(4.2 * len(panels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    x = np.arange(len(_CONDITIONS))
+    x = np.arange(len(CONDITIONS))
     width = 0.26
     for ax, ((_, dataset, model, kind), rows) in zip(axes, panels):
-        rows = rows.set_index("condition").reindex(list(_CONDITIONS))
+        rows = rows.set_index("condition").reindex(list(CONDITIONS))
         for i, (variant, color) in enumerate(_VARIANT_COLORS.items()):
             ax.bar(
                 x + (i - 1) * width,
@@ -229,7 +230,7 @@ def plot_condition_breakdown(results):
         ax.set_title(
             f"{str(dataset).upper()}, {_MODEL_LABELS.get(model, model)} ({kind})"
         )
-        ax.set_xticks(x, list(_CONDITIONS))
+        ax.set_xticks(x, list(CONDITIONS))
         ax.set_ylabel("test accuracy, %")
         values = rows[["baseline", "MVM", "MVWCo-S", "limit_1", "limit_m"]]
         finite = values.to_numpy(dtype=float)

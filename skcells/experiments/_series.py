@@ -217,8 +217,7 @@ def _breakdown(clf, X, y, indices, predictions, videos):
     ``X`` are the test inputs, cut from videos ``indices`` of the synthetic
     set ``videos`` (GenerationParams, or None: every value is NaN).
     """
-    from ..datasets import SyntheticBloodVideos
-    from ..datasets._params import CONDITIONS
+    from ..datasets import CONDITIONS, SyntheticBloodVideos
 
     nan = dict.fromkeys(
         [f"accuracy_{c}" for c in CONDITIONS]

@@ -2,13 +2,9 @@
 
 import math
 
+from ..datasets import CONDITIONS
 from ._paper import _MODEL_LABELS
 from ._protocol import VARIANTS
-
-#: The imaging conditions of the synthetic videos, in the order of
-#: ``skcells.datasets`` (the per-condition columns of the results are
-#: ``accuracy_<condition>`` and ``limit_<condition>``).
-_CONDITIONS = ("clear", "blurred", "noisy", "blurred+noisy")
 
 #: Columns that identify a configuration of the synthetic series.
 _CONFIG = ["series", "dataset", "model", "input", "curriculum"]
@@ -183,7 +179,7 @@ def condition_breakdown(results):
         if views.empty:
             views = _numeric(variant["MVM"], "n_views").dropna()
         n_views = int(views.iloc[0]) if len(views) else math.nan
-        for condition in _CONDITIONS:
+        for condition in CONDITIONS:
             accuracy, limit = f"accuracy_{condition}", f"limit_{condition}"
             row = dict(zip(_CONFIG, key), n_views=n_views, condition=condition)
             for name, part in variant.items():
@@ -196,7 +192,7 @@ def condition_breakdown(results):
     if breakdown.empty:
         return breakdown
     breakdown = _config_order(breakdown)
-    # the condition order within a configuration is the one of _CONDITIONS
+    # the condition order within a configuration is the one of CONDITIONS
     return breakdown.drop(columns=["_model", "_input"]).reset_index(drop=True)
 
 
