@@ -108,7 +108,6 @@ def count_cells_in_windows(centres, boxes, frames=None):
         Examples
         --------
         >>> import numpy as np
-    from sklearn.utils import Bunch
         >>> from skcells.datasets import count_cells_in_windows
         >>> centres = np.array([[[1.0, 1.0], [5.0, 5.0], [5.5, 1.0]]])  # one frame
         >>> boxes = [[0, 0, 4, 4], [0, 0, 8, 8], [4, 0, 8, 4]]
@@ -187,7 +186,6 @@ def ideal_reader(videos, windows, indices=None, *, frame=0):
         Examples
         --------
         >>> import numpy as np
-    from sklearn.utils import Bunch
         >>> from sklearn.utils import Bunch
         >>> from skcells.datasets import GenerationParams, ideal_reader
         >>> params = GenerationParams(n_videos=2, n_frames=3, size=32)
