@@ -96,7 +96,8 @@ def test_degrade_gives_the_reference_bytes_and_keeps_its_input(law):
 def test_render_video_gives_the_bytes_of_the_reference_degradation(
     condition, monkeypatch
 ):
-    args = dict(n_frames=23, size=32, random_state=7, **condition)
+    # whole-pixel radii (blur_reference=size): the reference takes those only
+    args = dict(n_frames=23, size=32, blur_reference=32, random_state=7, **condition)
     fast = render_video(400, 15, **args)
     monkeypatch.setattr(render_module, "_degrade", _reference_degrade)
     np.testing.assert_array_equal(fast, render_video(400, 15, **args))
