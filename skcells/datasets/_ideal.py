@@ -85,35 +85,34 @@ def true_cell_centres(videos, index, *, cell="wbc"):
 def count_cells_in_windows(centres, boxes, frames=None):
     """Mean number of cells per frame inside each of the boxes of one input.
 
-        A cell counts in a box when its centre ``(x, y)`` satisfies ``x1 <= x <
-        x2`` and ``y1 <= y < y2``.
+    A cell counts in a box when its centre ``(x, y)`` satisfies ``x1 <= x <
+    x2`` and ``y1 <= y < y2``.
 
-        Parameters
-        ----------
-        centres : array-like of shape (n_frames, n_cells, 2)
-            ``(x, y)`` centre of every cell in every frame of the input (e.g.
-            :func:`true_cell_centres`; one frame for an image).
-        boxes : array-like of shape (n_views, 4)
-            ``(x1, y1, x2, y2)`` of every view, in the coordinates of
-            ``centres``.
-        frames : array-like of shape (n_views, 2), default=None
-            ``(start, stop)`` frames of every view (a clip view counts the mean
-            over its frames); None: every frame of ``centres``.
+    Parameters
+    ----------
+    centres : array-like of shape (n_frames, n_cells, 2)
+        ``(x, y)`` centre of every cell in every frame of the input (e.g.
+        :func:`true_cell_centres`; one frame for an image).
+    boxes : array-like of shape (n_views, 4)
+        ``(x1, y1, x2, y2)`` of every view, in the coordinates of
+        ``centres``.
+    frames : array-like of shape (n_views, 2), default=None
+        ``(start, stop)`` frames of every view (a clip view counts the mean
+        over its frames); None: every frame of ``centres``.
 
-        Returns
-        -------
-        counts : ndarray of shape (n_views,), dtype float64
-            The mean number of cells per frame inside each box.
+    Returns
+    -------
+    counts : ndarray of shape (n_views,), dtype float64
+        The mean number of cells per frame inside each box.
 
-        Examples
-        --------
-        >>> import numpy as np
-    from sklearn.utils import Bunch
-        >>> from skcells.datasets import count_cells_in_windows
-        >>> centres = np.array([[[1.0, 1.0], [5.0, 5.0], [5.5, 1.0]]])  # one frame
-        >>> boxes = [[0, 0, 4, 4], [0, 0, 8, 8], [4, 0, 8, 4]]
-        >>> count_cells_in_windows(centres, boxes).tolist()
-        [1.0, 3.0, 1.0]
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcells.datasets import count_cells_in_windows
+    >>> centres = np.array([[[1.0, 1.0], [5.0, 5.0], [5.5, 1.0]]])  # one frame
+    >>> boxes = [[0, 0, 4, 4], [0, 0, 8, 8], [4, 0, 8, 4]]
+    >>> count_cells_in_windows(centres, boxes).tolist()
+    [1.0, 3.0, 1.0]
     """
     centres = _finite(centres, "centres", 3)
     boxes = _finite(boxes, "boxes", 2)
@@ -150,51 +149,50 @@ def count_cells_in_windows(centres, boxes, frames=None):
 def ideal_reader(videos, windows, indices=None, *, frame=0):
     """The ideal reader's high/low call on every view of synthetic videos.
 
-        For each view, the true number of cells of the target type inside its
-        box (the mean over its frames for a clip view) is compared with the
-        number expected in a box of that area, ``mean * box_area / size**2``
-        (the count of the label's distribution, scaled to the box): above it,
-        the view says "high" (1), else "low" (0), as the label does for the
-        whole frame.
+    For each view, the true number of cells of the target type inside its
+    box (the mean over its frames for a clip view) is compared with the
+    number expected in a box of that area, ``mean * box_area / size**2``
+    (the count of the label's distribution, scaled to the box): above it,
+    the view says "high" (1), else "low" (0), as the label does for the
+    whole frame.
 
-        Parameters
-        ----------
-        videos : sklearn.utils.Bunch, SyntheticBloodVideos or GenerationParams
-            The set whose target is ``"wbc"`` or ``"rbc"``: what
-            :func:`fetch_synthetic_blood_videos` returns, a
-            :class:`SyntheticBloodVideos`, or its parameters.
-        windows : sklearn.utils.Bunch
-            The views, as
-            :meth:`~skcells.multiview.RandomResizedCropViews.sample_windows`
-            returns them for the inputs: ``boxes`` of shape (n_samples, n_views,
-            4) and ``frames`` of shape (n_samples, n_views, 2) or None.  The
-            inputs must be the videos (clips) or frames of them at their full
-            size, so that the boxes are in the frame's pixels.
-        indices : array-like of int of shape (n_samples,), default=None
-            The video of each input; None: ``0 .. n_samples - 1``.
-        frame : int, default=0
-            The frame the inputs were taken from when ``windows.frames`` is
-            None (single frames).
+    Parameters
+    ----------
+    videos : sklearn.utils.Bunch, SyntheticBloodVideos or GenerationParams
+        The set whose target is ``"wbc"`` or ``"rbc"``: what
+        :func:`fetch_synthetic_blood_videos` returns, a
+        :class:`SyntheticBloodVideos`, or its parameters.
+    windows : sklearn.utils.Bunch
+        The views, as
+        :meth:`~skcells.multiview.RandomResizedCropViews.sample_windows`
+        returns them for the inputs: ``boxes`` of shape (n_samples, n_views,
+        4) and ``frames`` of shape (n_samples, n_views, 2) or None.  The
+        inputs must be the videos (clips) or frames of them at their full
+        size, so that the boxes are in the frame's pixels.
+    indices : array-like of int of shape (n_samples,), default=None
+        The video of each input; None: ``0 .. n_samples - 1``.
+    frame : int, default=0
+        The frame the inputs were taken from when ``windows.frames`` is
+        None (single frames).
 
-        Returns
-        -------
-        reader : sklearn.utils.Bunch
-            ``counts``: the true cells per frame in each view, shape
-            (n_samples, n_views); ``expected``: the count of a box of that area
-            at the mean; ``labels``: the view's call, int64, 1 where ``counts >
-            expected``; ``target``: the label of each video (0 or 1).
+    Returns
+    -------
+    reader : sklearn.utils.Bunch
+        ``counts``: the true cells per frame in each view, shape
+        (n_samples, n_views); ``expected``: the count of a box of that area
+        at the mean; ``labels``: the view's call, int64, 1 where ``counts >
+        expected``; ``target``: the label of each video (0 or 1).
 
-        Examples
-        --------
-        >>> import numpy as np
-    from sklearn.utils import Bunch
-        >>> from sklearn.utils import Bunch
-        >>> from skcells.datasets import GenerationParams, ideal_reader
-        >>> params = GenerationParams(n_videos=2, n_frames=3, size=32)
-        >>> whole = Bunch(boxes=np.array([[[0, 0, 32, 32]]] * 2, float), frames=None)
-        >>> reader = ideal_reader(params, whole)  # the whole frame: the true label
-        >>> bool((reader.labels[:, 0] == reader.target).all())
-        True
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from skcells.datasets import GenerationParams, ideal_reader
+    >>> params = GenerationParams(n_videos=2, n_frames=3, size=32)
+    >>> whole = Bunch(boxes=np.array([[[0, 0, 32, 32]]] * 2, float), frames=None)
+    >>> reader = ideal_reader(params, whole)  # the whole frame: the true label
+    >>> bool((reader.labels[:, 0] == reader.target).all())
+    True
     """
     from ._synthetic import _Config
 
