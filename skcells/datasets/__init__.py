@@ -6,7 +6,7 @@ from ._blur import estimate_blur
 from ._degrade import add_noise, box_blur, degrade, scaled_blur_radius
 from ._difficulty import difficulty_score, estimate_difficulty
 from ._ideal import count_cells_in_windows, ideal_reader, true_cell_centres
-from ._params import CONDITIONS, GenerationParams
+from ._params import CONDITIONS, GENERATION_PRESETS, GenerationParams
 from ._plot import plot_sample_frames, save_video_gif
 from ._render import cell_positions, render_video, splat_cells, sprite_profiles
 from ._summary import high_frequency_energy, summarize_conditions
@@ -15,6 +15,7 @@ from ._videos import load_videos
 
 __all__ = [
     "CONDITIONS",
+    "GENERATION_PRESETS",
     "GenerationParams",
     "SyntheticBloodVideos",
     "add_noise",
