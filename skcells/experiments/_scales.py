@@ -338,7 +338,7 @@ def _quick():
         digits=_cnn9(0.125, output_size=32, epochs=10, batch_size=64),
         n_views_video=10,
         n_views_image=20,
-        description="about 8 minutes on 2 CPU cores: narrow networks, 9-frame clips",
+        description="about 7 minutes on 2 CPU cores: narrow networks, 9-frame clips",
     )
 
 
