@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Your own clips: load, train, save, predict on new ones
-=====================================================
+======================================================
 
 The whole path of a microscopy user with recordings of their own: a folder of
 video files and a CSV of labels, :func:`~skcells.datasets.load_videos` to
