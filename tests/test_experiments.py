@@ -434,3 +434,19 @@ def test_the_quick_and_paper_scales_move_cells_as_eq1():
     for name in ("quick", "paper"):
         assert get_scale(name).generation == {"motion": "eq1"}
     assert get_scale("smoke").generation == {}
+
+
+def test_rows_of_every_kind_have_one_column_order(digits, tmp_path):
+    from skcells.datasets import GenerationParams
+    from skcells.experiments import load_video_inputs
+
+    X, y = digits
+    image_rows, _ = run_one(get_scale("smoke").runs(series=(3,))[0], X, y, threads=1)
+    inputs, videos = load_video_inputs(
+        "wbc", n_videos=24, n_frames=2, size=32, data_home=tmp_path, verbose=False
+    )
+    spec = get_scale("smoke").runs(series=(1,))[0]
+    video_rows, _ = run_one(
+        spec, *inputs["frame"][:2], videos=GenerationParams.of(videos), threads=1
+    )
+    assert list(image_rows[0]) == list(video_rows[0])

@@ -219,14 +219,11 @@ def _breakdown(clf, X, y, indices, predictions, videos):
     """
     from ..datasets import CONDITIONS, SyntheticBloodVideos
 
-    nan = dict.fromkeys(
-        [f"accuracy_{c}" for c in CONDITIONS]
-        + ["limit"]
-        + [f"limit_{c}" for c in CONDITIONS],
-        np.nan,
-    )
+    # one column order for every row, whichever run comes back first
+    columns = [f"accuracy_{c}" for c in CONDITIONS]
+    columns += ["limit"] + [f"limit_{c}" for c in CONDITIONS]
     if videos is None:
-        return {variant: dict(nan) for variant in VARIANTS}
+        return {variant: dict.fromkeys(columns, np.nan) for variant in VARIANTS}
     condition = SyntheticBloodVideos(**dataclasses.asdict(videos)).metadata["condition"]
     condition = condition.to_numpy(dtype=object)[indices]
     limit = information_limit(videos, clf.sample_windows(X), indices)
@@ -241,7 +238,7 @@ def _breakdown(clf, X, y, indices, predictions, videos):
                 100.0 * correct[mask].mean() if mask.any() else np.nan
             )
             row[f"limit_{c}"] = 100.0 * reader[mask].mean() if mask.any() else np.nan
-        out[variant] = row
+        out[variant] = {column: row[column] for column in columns}
     return out
 
 
