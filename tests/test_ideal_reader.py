@@ -70,7 +70,7 @@ def test_ideal_reader_is_exact_on_hand_counted_boxes(monkeypatch):
         1: np.array([[[1.0, 1.0], [12.0, 3.0], [13.0, 9.0], [14.0, 14.0]]]),
     }
     monkeypatch.setattr(
-        _ideal, "true_cell_centres", lambda params, i, cell: placed[int(i)]
+        _ideal, "_centres", lambda config, i, meta, k, cell: placed[int(i)]
     )
     params = GenerationParams(n_videos=2, n_frames=1, size=16, wbc_mean=4.0)
     left, right = [0, 0, 8, 16], [8, 0, 16, 16]

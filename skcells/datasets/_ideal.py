@@ -56,7 +56,6 @@ def true_cell_centres(videos, index, *, cell="wbc"):
     >>> centres.shape[0], centres.shape[2], bool((centres < 32).all())
     (4, 2, True)
     """
-    from ._render import _video_positions
     from ._synthetic import _Config
 
     config = _Config(GenerationParams.of(videos))
@@ -72,14 +71,20 @@ def true_cell_centres(videos, index, *, cell="wbc"):
             raise ValueError(
                 f"index must be an int in [0, {params.n_videos}), got {index!r}."
             )
-    meta = config.item_metadata([index])
-    rbc, wbc = int(meta["rbc_count"][0]), int(meta["wbc_count"][0])
+    return _centres(config, index, config.item_metadata([index]), 0, cell)
+
+
+def _centres(config, index, meta, k, cell):
+    """:func:`true_cell_centres` of video ``index``, whose metadata is row ``k``."""
+    from ._render import _video_positions
+
+    rbc, wbc = int(meta["rbc_count"][k]), int(meta["wbc_count"][k])
     positions, cell_type = _video_positions(
-        rbc, wbc, params.n_frames, config._seed(index, 1), config.render
+        rbc, wbc, config.params.n_frames, config._seed(index, 1), config.render
     )
     rows_cols = positions[:, cell_type == _CELLS.index(cell)].astype(np.float64)
     # a splatted cell centred on pixel index p covers [p, p + 1]: centre p + 0.5
-    return np.mod(rows_cols[..., ::-1] + 0.5, params.size)
+    return np.mod(rows_cols[..., ::-1] + 0.5, config.params.size)
 
 
 def count_cells_in_windows(centres, boxes, frames=None):
@@ -230,16 +235,16 @@ def ideal_reader(videos, windows, indices=None, *, frame=0):
                 f"frame must be an int in [0, {params.n_frames}), got {frame!r}."
             )
     cell = params.target
+    meta = config.item_metadata(indices)
     counts = np.empty(boxes.shape[:2])
     for k, i in enumerate(indices.tolist()):
-        centres = true_cell_centres(params, i, cell=cell)
+        centres = _centres(config, i, meta, k, cell)
         if frames is None:
             counts[k] = count_cells_in_windows(centres[frame : frame + 1], boxes[k])
         else:
             counts[k] = count_cells_in_windows(centres, boxes[k], frames[k])
     area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
     expected = getattr(params, f"{cell}_mean") * area / params.size**2
-    meta = config.item_metadata(indices)
     return Bunch(
         counts=counts,
         expected=expected,
