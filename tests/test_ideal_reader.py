@@ -245,3 +245,11 @@ def test_motion_and_blur_reference_are_part_of_the_cache_key(tmp_path):
         for kw in ({}, {"motion": "eq1"}, {"blur_reference": 16})
     }
     assert len(paths) == 3
+
+
+def test_ideal_reader_names_each_videos_condition():
+    params = GenerationParams(n_videos=6, n_frames=1, size=16)
+    whole = Bunch(boxes=np.tile([[[0.0, 0.0, 16.0, 16.0]]], (3, 1, 1)), frames=None)
+    reader = ideal_reader(params, whole, np.array([5, 0, 2]))
+    meta = SyntheticBloodVideos(**vars(params)).metadata
+    assert reader.condition.tolist() == meta.condition.astype(str)[[5, 0, 2]].tolist()

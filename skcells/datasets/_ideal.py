@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._params import GenerationParams, parameter_errors
+from ._params import CONDITIONS, GenerationParams, parameter_errors
 
 __all__ = ["count_cells_in_windows", "ideal_reader", "true_cell_centres"]
 
@@ -186,7 +186,8 @@ def ideal_reader(videos, windows, indices=None, *, frame=0):
         ``counts``: the true cells per frame in each view, shape
         (n_samples, n_views); ``expected``: the count of a box of that area
         at the mean; ``labels``: the view's call, int64, 1 where ``counts >
-        expected``; ``target``: the label of each video (0 or 1).
+        expected``; ``target``: the label of each video (0 or 1);
+        ``condition``: its imaging condition (one of :data:`CONDITIONS`).
 
     Examples
     --------
@@ -250,6 +251,7 @@ def ideal_reader(videos, windows, indices=None, *, frame=0):
         expected=expected,
         labels=(counts > expected).astype(np.int64),
         target=config.labels(meta)["target"],
+        condition=np.array(CONDITIONS)[meta["condition"].astype(np.intp)],
     )
 
 

@@ -217,16 +217,15 @@ def _breakdown(clf, X, y, indices, predictions, videos):
     ``X`` are the test inputs, cut from videos ``indices`` of the synthetic
     set ``videos`` (GenerationParams, or None: every value is NaN).
     """
-    from ..datasets import CONDITIONS, SyntheticBloodVideos
+    from ..datasets import CONDITIONS
 
     # one column order for every row, whichever run comes back first
     columns = [f"accuracy_{c}" for c in CONDITIONS]
     columns += ["limit"] + [f"limit_{c}" for c in CONDITIONS]
     if videos is None:
         return {variant: dict.fromkeys(columns, np.nan) for variant in VARIANTS}
-    condition = SyntheticBloodVideos(**dataclasses.asdict(videos)).metadata["condition"]
-    condition = condition.to_numpy(dtype=object)[indices]
     limit = information_limit(videos, clf.sample_windows(X), indices)
+    condition = limit.reader.condition
     out = {}
     for variant in VARIANTS:
         correct = predictions[variant] == y
